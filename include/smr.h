@@ -1,0 +1,401 @@
+/*
+ * smr.h - softmax regression: kernels, model, trainer, files.
+ *
+ * The contract of libsmr. Everything a user may rely on is stated here.
+ *
+ * Legend (used by every comment below)
+ *   n  rows (samples)            X  n x d features, row-major
+ *   d  features                  W  d x k weights, row-major
+ *   k  classes (row length)      b  k biases
+ *   Z  n x k logits              P  n x k probabilities, row-major
+ *   labels  n class indices (int32_t), each in [0, k)
+ *
+ * General rules
+ *   - Every function returns smr_status unless its prototype says otherwise.
+ *     No function prints (except fit with options.verbose = true, which writes
+ *     progress to stderr), aborts or exits on bad input.
+ *   - n = 0 is valid everywhere: the call succeeds and reads/writes nothing;
+ *     data pointers may then be NULL. k = 0 or d = 0 is SMR_EINVAL.
+ *   - A product n*k, n*d or d*k that does not fit in size_t is SMR_EOVERFLOW.
+ *   - On any error, output buffers may have been partially written unless a
+ *     function says otherwise; models are never left half-updated.
+ *   - Kernels accept any alignment. "Output may equal input" means the two
+ *     pointers may be identical; partially overlapping buffers are undefined.
+ *   - The library is thread-safe: concurrent calls on distinct outputs are
+ *     fine; a model may be read (forward/predict) from many threads at once
+ *     but must not be fitted concurrently with any other use.
+ *
+ * Special values in a row z (identical on every ISA; see docs/MATH.md)
+ *   softmax is defined as the limit of exp(z_i)/sum_j exp(z_j):
+ *   - any NaN in the row            -> the whole output row is NaN;
+ *   - all entries -inf               -> the whole output row is NaN (0/0);
+ *   - some -inf, some finite          -> exactly 0 at the -inf entries;
+ *   - m >= 1 entries +inf (no NaN)    -> 1/m at each +inf entry, 0 elsewhere
+ *                                        (one +inf: one-hot; two: 0.5 each);
+ *   log_softmax is log of that: -log(m) at +inf entries, -inf elsewhere,
+ *   -inf at -inf entries, NaN rows stay NaN.
+ *   Finite inputs of any magnitude never overflow (the row max is subtracted
+ *   before exp); probabilities below the smallest subnormal become 0.
+ */
+#ifndef SMR_H
+#define SMR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SMR_BUILDING_LIBRARY) && defined(__GNUC__)
+#define SMR_API __attribute__((visibility("default")))
+#else
+#define SMR_API
+#endif
+
+#define SMR_VERSION_MAJOR 0
+#define SMR_VERSION_MINOR 1
+#define SMR_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum smr_status {
+  SMR_OK = 0,
+  SMR_EINVAL,       /* NULL where data is required, zero classes/features, bad option */
+  SMR_ERANGE,       /* a label outside [0, num_classes) */
+  SMR_EOVERFLOW,    /* a size product (n*k, n*d, d*k) does not fit in size_t */
+  SMR_ENOMEM,
+  SMR_EUNSUPPORTED, /* ISA not compiled in or not supported by this CPU */
+  SMR_EIO,          /* a file could not be opened, read or written */
+  SMR_EFORMAT,      /* malformed CSV or model file */
+  SMR_ENONFINITE    /* training diverged: loss or parameters became NaN or inf */
+} smr_status;
+
+/* A static, never-NULL English description ("unknown status" for values
+   outside the enum). */
+SMR_API const char *smr_strerror(smr_status s);
+
+/* "0.1.0": a static string. */
+SMR_API const char *smr_version(void);
+
+/* Where a loader failed, for messages "file:line:column: what".
+   Passed as an optional last argument (may be NULL) to the file functions;
+   filled only when they return an error. line/column are 1-based, 0 when
+   not applicable (e.g. a binary model file, or an I/O error). */
+typedef struct smr_error_detail {
+  size_t line;
+  size_t column;
+  char message[256]; /* NUL-terminated, includes the file name */
+} smr_error_detail;
+
+/* ------------------------------------------------------------------------ */
+/* Instruction sets and dispatch                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum smr_isa { SMR_ISA_SCALAR, SMR_ISA_AVX2, SMR_ISA_AVX512, SMR_ISA_NEON } smr_isa;
+#define SMR_ISA_COUNT 4
+
+/* "scalar", "avx2", "avx512", "neon"; "unknown" for other values. */
+SMR_API const char *smr_isa_name(smr_isa isa);
+/* Parses one of the names above (exact, lower case).
+   SMR_EINVAL for NULL or an unknown name. */
+SMR_API smr_status smr_isa_from_name(const char *name, smr_isa *isa);
+/* True when kernels for `isa` were compiled into this library. */
+SMR_API bool smr_isa_compiled(smr_isa isa);
+/* Compiled in and supported by this CPU (and OS-saved register state). */
+SMR_API bool smr_isa_available(smr_isa isa);
+/* The ISA whose kernels are used: the best available one, unless selected
+   by smr_isa_select or at first use by the environment variable SMR_ISA. */
+SMR_API smr_isa smr_isa_active(void);
+/* Makes `isa` active for the whole process (thread-safe; calls already
+   running finish on the previous kernels). SMR_EUNSUPPORTED when not
+   available, SMR_EINVAL for a value outside the enum; nothing changes then. */
+SMR_API smr_status smr_isa_select(smr_isa isa);
+/* The environment variable SMR_ISA=scalar|avx2|avx512|neon selects at first
+   use. An unknown or unavailable value is not an error for any call: the best
+   available ISA is used instead, and this function says what happened:
+   SMR_OK (unset, empty, or honoured), SMR_EINVAL (unknown name),
+   SMR_EUNSUPPORTED (known but not available here). */
+SMR_API smr_status smr_isa_env_status(void);
+
+/* ------------------------------------------------------------------------ */
+/* Row-wise kernels                                                          */
+/* ------------------------------------------------------------------------ */
+/* All operate on a row-major n x k matrix (n = 1 for a vector), k >= 1.
+   Output may equal input. Special values: see the top of this file.
+   Accuracy: f64 results are within a few ulp of the exact result; f32
+   results within the bounds stated per ISA in docs/ACCURACY.md. */
+
+/* Two-pass softmax: max, then exp + sum, then scale. */
+SMR_API smr_status smr_softmax_f32(const float *z, float *p, size_t n, size_t k);
+SMR_API smr_status smr_softmax_f64(const double *z, double *p, size_t n, size_t k);
+
+/* One-pass online normalizer (running max and rescaled sum in one read),
+   then one normalize pass. Same results as smr_softmax_* within rounding. */
+SMR_API smr_status smr_softmax_online_f32(const float *z, float *p, size_t n, size_t k);
+SMR_API smr_status smr_softmax_online_f64(const double *z, double *p, size_t n, size_t k);
+
+/* softmax(z / T). T must be finite and > 0 (SMR_EINVAL otherwise). The
+   division is done in the dtype, so z/T may overflow to +-inf, which then
+   follows the special-value rules. */
+SMR_API smr_status smr_softmax_temperature_f32(const float *z, float *p, size_t n, size_t k, float temperature);
+SMR_API smr_status smr_softmax_temperature_f64(const double *z, double *p, size_t n, size_t k, double temperature);
+
+/* out = z - max(z) - log(sum(exp(z - max(z)))), row-wise. */
+SMR_API smr_status smr_log_softmax_f32(const float *z, float *out, size_t n, size_t k);
+SMR_API smr_status smr_log_softmax_f64(const double *z, double *out, size_t n, size_t k);
+
+/* y (n x k) = 1 at (i, labels[i]), 0 elsewhere. SMR_ERANGE if a label is
+   outside [0, k); y is then left untouched. */
+SMR_API smr_status smr_one_hot_f32(const int32_t *labels, size_t n, size_t k, float *y);
+SMR_API smr_status smr_one_hot_f64(const int32_t *labels, size_t n, size_t k, double *y);
+
+/* The seed's form: loss = -(1/n) * sum_i sum_k y_ik * log(p_ik + 1e-15),
+   accumulated in double. Computed as written: NaN in p or y gives NaN, a
+   negative p + 1e-15 gives NaN. Terms with y_ik == 0 are skipped (so a p of
+   0 or NaN where y is 0 does not matter). n = 0 gives loss = 0. */
+SMR_API smr_status smr_cross_entropy_f32(const float *p, const float *y, size_t n, size_t k, double *loss);
+SMR_API smr_status smr_cross_entropy_f64(const double *p, const double *y, size_t n, size_t k, double *loss);
+
+/* Fused, from logits: loss = (1/n) * sum_i (logsumexp(z_i) - z_i[label_i]);
+   grad (may be NULL; may equal z) = (softmax(z) - onehot(labels)) / n.
+   loss may be NULL when grad is not (and vice versa; both NULL is EINVAL).
+   Max and sums are carried in double (also for f32). Labels are checked
+   first: SMR_ERANGE if one is outside [0, k), and nothing is written.
+   Special values follow the extended softmax p above: row i contributes
+   -log(p_i[label_i]) (so +inf when that probability is 0, NaN for a NaN row),
+   and its gradient row is (p_i - onehot) / n. n = 0 gives loss = 0. */
+SMR_API smr_status smr_cross_entropy_logits_f32(const float *z, const int32_t *labels, size_t n, size_t k, double *loss, float *grad);
+SMR_API smr_status smr_cross_entropy_logits_f64(const double *z, const int32_t *labels, size_t n, size_t k, double *loss, double *grad);
+
+/* ------------------------------------------------------------------------ */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct smr_model smr_model;
+typedef enum smr_dtype { SMR_F32, SMR_F64 } smr_dtype;
+
+/* W (d x k, row-major) ~ 0.01 * N(0,1) from a generator seeded by `seed`
+   (xoshiro256** seeded through splitmix64, Box-Muller; identical on every
+   platform); b = 0. learning_rate must be finite and > 0.
+   SMR_EINVAL for d = 0, k = 0, k > INT32_MAX, a bad dtype or rate, or
+   out == NULL; SMR_EOVERFLOW if d*k overflows; SMR_ENOMEM. *out is NULL on
+   error. */
+SMR_API smr_status smr_model_create(smr_model **out, size_t num_features, size_t num_classes,
+                                    smr_dtype dtype, double learning_rate, uint64_t seed);
+/* Frees everything the model owns; NULL is a no-op. */
+SMR_API void smr_model_free(smr_model *m);
+/* Getters return 0 / SMR_F32 / NULL for a NULL model. */
+SMR_API size_t smr_model_num_features(const smr_model *m);
+SMR_API size_t smr_model_num_classes(const smr_model *m);
+SMR_API smr_dtype smr_model_dtype(const smr_model *m);
+SMR_API double smr_model_learning_rate(const smr_model *m);
+/* SMR_EINVAL unless finite and > 0. */
+SMR_API smr_status smr_model_set_learning_rate(smr_model *m, double learning_rate);
+/* Owned by the model, writable, valid until smr_model_free. */
+SMR_API void *smr_model_weights(smr_model *m); /* d x k, of the model's dtype */
+SMR_API void *smr_model_bias(smr_model *m);    /* k */
+
+/* Optional input standardization x' = (x - mean) / scale, stored in the
+   model (and in its file) and applied by forward, backward, fit, predict and
+   predict_proba before the linear map. Both arrays have d entries; every
+   scale must be finite and > 0, every mean finite (SMR_EINVAL otherwise).
+   Passing mean = scale = NULL removes it. The model copies the arrays. */
+SMR_API smr_status smr_model_set_standardization(smr_model *m, const double *mean, const double *scale);
+/* Pointers to the model's arrays (d entries each), or NULL when unset. */
+SMR_API const double *smr_model_feature_mean(const smr_model *m);
+SMR_API const double *smr_model_feature_scale(const smr_model *m);
+
+/* Optional class names (k NUL-terminated strings, each at most
+   SMR_MAX_NAME_LEN bytes, no NUL inside); copied. names = NULL removes them. */
+#define SMR_MAX_NAME_LEN 4096
+SMR_API smr_status smr_model_set_class_names(smr_model *m, const char *const *names);
+/* The name of class j, or NULL when the model has none or j >= k. */
+SMR_API const char *smr_model_class_name(const smr_model *m, size_t j);
+
+/* ------------------------------------------------------------------------ */
+/* Training options                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum smr_lr_schedule {
+  SMR_LR_CONSTANT = 0, /* lr                                                  */
+  SMR_LR_STEP,         /* lr * gamma^floor(epoch / step_size)                 */
+  SMR_LR_INV_TIME,     /* lr / (1 + decay * epoch)                            */
+  SMR_LR_COSINE        /* lr_min + (lr - lr_min) * (1 + cos(pi*epoch/epochs))/2 */
+} smr_lr_schedule;
+
+/* Called after every epoch with the epoch number (0-based), the training
+   objective of that epoch and the validation loss (NaN without a validation
+   split). Returning false stops training (report->stopped_early = true). */
+typedef bool (*smr_epoch_callback)(void *user, size_t epoch, double train_loss,
+                                   double val_loss);
+
+typedef struct smr_fit_options {
+  size_t epochs;      /* default 1000; 0 is SMR_EINVAL */
+  size_t batch_size;  /* 0 = full batch (default); >= n is full batch too */
+  double l2;          /* objective adds (l2/2)*||W||^2, bias unpenalized; default 0 */
+  bool   verbose;     /* progress on stderr */
+
+  /* learning-rate schedule; the base rate is the model's learning rate */
+  smr_lr_schedule schedule; /* default SMR_LR_CONSTANT */
+  size_t step_size;   /* SMR_LR_STEP: epochs per decay, >= 1; default 100 */
+  double gamma;       /* SMR_LR_STEP: factor in (0, 1]; default 0.5 */
+  double decay;       /* SMR_LR_INV_TIME: >= 0; default 0.01 */
+  double lr_min;      /* SMR_LR_COSINE: final rate, in [0, lr]; default 0 */
+
+  /* mini-batch order: rows are reshuffled every epoch from this seed */
+  bool     shuffle;      /* default true (only matters with mini-batches) */
+  uint64_t shuffle_seed; /* default 0 */
+
+  /* early stopping on a plateau of the monitored loss (the validation loss
+     when validation_fraction > 0, else the training objective): stop when it
+     has not improved by more than min_delta for `patience` epochs in a row.
+     On stopping, the parameters of the best epoch are restored. */
+  bool   early_stopping;      /* default false */
+  size_t patience;            /* >= 1; default 10 */
+  double min_delta;           /* >= 0; default 1e-6 */
+  double validation_fraction; /* in [0, 1); default 0. Held-out rows are a
+                                 seeded random subset (shuffle_seed). */
+
+  /* standardize: compute mean and (population) standard deviation of each
+     feature on the training rows, store them in the model (scale 1 where
+     the deviation is 0) and train on standardized inputs. Default false:
+     the model's existing standardization, if any, is used as is. */
+  bool standardize;
+
+  smr_epoch_callback callback; /* may be NULL */
+  void *callback_user;
+} smr_fit_options;
+
+SMR_API smr_fit_options smr_fit_options_default(void);
+
+typedef struct smr_fit_report {
+  size_t epochs_run; double final_loss; bool stopped_early;
+  /* one entry per epoch run: the training objective (mean CE + l2 term)
+     at the parameters the epoch started from (full batch), or the mean of
+     the mini-batch objectives over the epoch. */
+  const double *loss_history; size_t history_len;  /* owned by the model, valid until the next fit or free */
+  double final_val_loss;  /* NaN without a validation split */
+} smr_fit_report;
+
+/* ------------------------------------------------------------------------ */
+/* Forward, backward, fit, predict                                           */
+/* ------------------------------------------------------------------------ */
+/* _f32 functions require an SMR_F32 model and _f64 an SMR_F64 one
+   (SMR_EINVAL otherwise). X is n x d; inputs are never modified. When the
+   model has a standardization, it is applied to X first (in a workspace;
+   SMR_ENOMEM possible). NaN/inf in X propagate through the special-value
+   rules of the kernels. */
+
+/* Z = X W + b and P = softmax(Z). Z or P may be NULL (not both: SMR_EINVAL);
+   Z may equal P (the buffer then ends holding P). */
+SMR_API smr_status smr_forward_f32(const smr_model *m, const float *X, size_t n, float *Z, float *P);
+/* dW (d x k) = X^T (P - Y) / n, db (k) = column sums of (P - Y) / n, with Y
+   the one-hot labels: the gradients of the mean CE (+ nothing else, no l2).
+   SMR_ERANGE for a bad label (nothing written). n = 0: dW = db = 0. */
+SMR_API smr_status smr_backward_f32(const smr_model *m, const float *X, const float *P, const int32_t *labels,
+                                    size_t n, float *dW, float *db);
+/* Trains in place. opt and report may be NULL (defaults; no report).
+   n >= 1 required (SMR_EINVAL for n = 0). SMR_ERANGE for a bad label,
+   SMR_EINVAL for a bad option, both before anything changes.
+   SMR_ENONFINITE when the objective or the parameters become NaN/inf: the
+   model is left with the parameters it had before the failing step, and the
+   report (if given) covers the epochs completed before it.
+   Deterministic: the same model, data, options and ISA give the same
+   parameters bit for bit. */
+SMR_API smr_status smr_fit_f32(smr_model *m, const float *X, const int32_t *labels, size_t n,
+                               const smr_fit_options *opt, smr_fit_report *report);
+/* labels[i] = index of the first maximum of row i of predict_proba, so
+   predict == argmax(predict_proba) always; -1 for a row whose probabilities
+   are NaN (a NaN in its features). */
+SMR_API smr_status smr_predict_f32(const smr_model *m, const float *X, size_t n, int32_t *labels);
+/* P (n x k) = softmax(X W + b). */
+SMR_API smr_status smr_predict_proba_f32(const smr_model *m, const float *X, size_t n, float *P);
+/* Mean CE of the model on (X, labels), without the l2 term. */
+SMR_API smr_status smr_loss_f32(const smr_model *m, const float *X, const int32_t *labels, size_t n, double *loss);
+
+SMR_API smr_status smr_forward_f64(const smr_model *m, const double *X, size_t n, double *Z, double *P);
+SMR_API smr_status smr_backward_f64(const smr_model *m, const double *X, const double *P, const int32_t *labels,
+                                    size_t n, double *dW, double *db);
+SMR_API smr_status smr_fit_f64(smr_model *m, const double *X, const int32_t *labels, size_t n,
+                               const smr_fit_options *opt, smr_fit_report *report);
+SMR_API smr_status smr_predict_f64(const smr_model *m, const double *X, size_t n, int32_t *labels);
+SMR_API smr_status smr_predict_proba_f64(const smr_model *m, const double *X, size_t n, double *P);
+SMR_API smr_status smr_loss_f64(const smr_model *m, const double *X, const int32_t *labels, size_t n, double *loss);
+
+/* ------------------------------------------------------------------------ */
+/* Model files                                                               */
+/* ------------------------------------------------------------------------ */
+/* A versioned little-endian binary format (docs/FORMATS.md): magic, version,
+   dtype, sizes, learning rate, W, b, optional standardization and class
+   names, CRC-32. Save/load round-trips bit-exactly. Load rejects truncated,
+   corrupted, implausibly sized or unknown-version files with SMR_EFORMAT and
+   never allocates from a size it has not checked against the file's length.
+   SMR_EIO when the file cannot be opened/read/written. err may be NULL. */
+SMR_API smr_status smr_model_save(const smr_model *m, const char *path);
+SMR_API smr_status smr_model_load(smr_model **out, const char *path);
+/* The same, to and from memory. save_buffer allocates *buf (free() it). */
+SMR_API smr_status smr_model_save_buffer(const smr_model *m, void **buf, size_t *len);
+SMR_API smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
+                                         smr_error_detail *err);
+
+/* ------------------------------------------------------------------------ */
+/* Data sets (CSV)                                                           */
+/* ------------------------------------------------------------------------ */
+/* CSV: a header row, then one row per sample, comma-separated (or the given
+   delimiter), numeric features (anything strtod reads fully, except NaN and
+   inf, which are rejected), and one label column: the column named
+   `label_column`, or the last column when it is NULL. Labels are either all
+   integers (class indices >= 0; k = max + 1) or strings (k = number of
+   distinct names; indices follow the names sorted by strcmp). Empty lines
+   and a final line without newline are fine; a CR before LF is ignored;
+   fields may be double-quoted ("a,b", "" for a quote). Every row must have
+   the header's column count. Errors are SMR_EFORMAT with file, line and
+   column in err. Gzip-compressed files are read transparently when the
+   library was built with zlib (smr_has_zlib()). */
+
+typedef struct smr_dataset smr_dataset;
+
+typedef struct smr_csv_options {
+  const char *label_column; /* NULL: the last column */
+  bool no_labels;           /* every column is a feature; no labels */
+  char delimiter;           /* 0: ',' */
+  /* When non-NULL, string (or integer) labels are mapped through these
+     names (e.g. a model's class names): label = index of the equal name;
+     an unknown name is SMR_ERANGE with its line and column. */
+  const char *const *class_names;
+  size_t num_class_names;
+} smr_csv_options;
+
+SMR_API bool smr_has_zlib(void);
+SMR_API smr_status smr_dataset_read_csv(smr_dataset **out, const char *path,
+                                        const smr_csv_options *opt, smr_error_detail *err);
+/* Parses `len` bytes of CSV text (no NUL needed); `name` is used in
+   messages (may be NULL). */
+SMR_API smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len,
+                                         const char *name, const smr_csv_options *opt,
+                                         smr_error_detail *err);
+SMR_API void smr_dataset_free(smr_dataset *ds);
+SMR_API size_t smr_dataset_num_rows(const smr_dataset *ds);
+SMR_API size_t smr_dataset_num_features(const smr_dataset *ds);
+/* 0 when the data set has no labels. */
+SMR_API size_t smr_dataset_num_classes(const smr_dataset *ds);
+/* n x d row-major, owned by the data set. */
+SMR_API const double *smr_dataset_features(const smr_dataset *ds);
+/* n labels, or NULL without labels. */
+SMR_API const int32_t *smr_dataset_labels(const smr_dataset *ds);
+/* Class names for string labels (NULL for integer labels or j >= k). */
+SMR_API const char *smr_dataset_class_name(const smr_dataset *ds, size_t j);
+/* The array of k class names, or NULL for integer labels. */
+SMR_API const char *const *smr_dataset_class_names(const smr_dataset *ds);
+SMR_API const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j);
+/* Copies the features converted to float (n x d) into out. */
+SMR_API smr_status smr_dataset_features_f32(const smr_dataset *ds, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SMR_H */

@@ -1,0 +1,57 @@
+/*
+ * internal.h - ISA-independent helpers shared by the core (not installed).
+ */
+#ifndef SMR_INTERNAL_H
+#define SMR_INTERNAL_H
+
+#include "smr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* a * b into *out; false (and *out untouched) if it overflows size_t. */
+static inline bool smr_mul_ok(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return false;
+  *out = a * b;
+  return true;
+}
+
+/* The model. W and b are of the model's dtype. */
+struct smr_model {
+  size_t d, k;
+  smr_dtype dtype;
+  double learning_rate;
+  void *W;          /* d x k */
+  void *b;          /* k */
+  double *mean;     /* d, or NULL: standardization */
+  double *scale;    /* d, or NULL */
+  char **class_names; /* k strings, or NULL */
+  double *history;  /* loss history of the last fit */
+  size_t history_len;
+};
+
+/* Deterministic generator: xoshiro256** seeded through splitmix64. */
+typedef struct smr_rng { uint64_t s[4]; } smr_rng;
+void smr_rng_seed(smr_rng *r, uint64_t seed);
+uint64_t smr_rng_next(smr_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double smr_rng_uniform(smr_rng *r);
+/* Standard normal (Box-Muller, one value per call; deterministic). */
+double smr_rng_normal(smr_rng *r);
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias. */
+uint64_t smr_rng_below(smr_rng *r, uint64_t bound);
+
+/* Writes "fmt..." into err->message (if err) with line/column. */
+void smr_set_error(smr_error_detail *err, size_t line, size_t column,
+                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32), incremental:
+   crc = smr_crc32(0, buf, len) for the first chunk. */
+uint32_t smr_crc32(uint32_t crc, const void *buf, size_t len);
+
+#endif /* SMR_INTERNAL_H */

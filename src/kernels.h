@@ -1,0 +1,83 @@
+/*
+ * kernels.h - the kernel table: the one door between the library and the
+ * per-ISA kernels.
+ *
+ * Every kernel the library and the trainer use is an entry here. The public
+ * kernel functions (src/api_kernels.c) validate their arguments and call
+ * through the table; model and trainer code call only the table.
+ *
+ * Kernels trust their arguments: n >= 0, k >= 1, d >= 1, no size overflow,
+ * labels in [0, k), pointers valid for the sizes (NULL allowed only where an
+ * entry says so). They never allocate and never fail.
+ *
+ * Each ISA provides `void smr_<isa>_install(struct smr_kernels *t)` that
+ * overwrites the entries it implements; dispatch.c starts from the scalar
+ * table and applies the installers in rising ISA order, so an entry an ISA
+ * lacks stays at the best lower implementation.
+ *
+ * Shapes (legend as in smr.h): z, p, g are n x k; X is n x d; W, dW are
+ * d x k; b, db are k; all row-major and contiguous.
+ */
+#ifndef SMR_KERNELS_H
+#define SMR_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One set of entries per dtype; T is float or double. */
+#define SMR_KERNEL_ENTRIES(T)                                                  \
+  /* p = softmax(z) row-wise, two-pass (max; exp+sum; scale). p may == z. */   \
+  void (*softmax)(const T *z, T *p, size_t n, size_t k);                       \
+  /* same result, one-pass online max/sum then normalize. p may == z. */       \
+  void (*softmax_online)(const T *z, T *p, size_t n, size_t k);                \
+  /* p = softmax(z / t), t finite > 0. p may == z. */                          \
+  void (*softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t);      \
+  /* out = log_softmax(z). out may == z. */                                    \
+  void (*log_softmax)(const T *z, T *out, size_t n, size_t k);                 \
+  /* Fused CE from logits. Returns sum_i (lse(z_i) - z_i[labels_i]) in        \
+     double (NOT divided by n). If g != NULL, g = (softmax(z) - onehot) *     \
+     scale; g may == z. g == NULL is the loss-only variant (one read). */     \
+  double (*ce_logits)(const T *z, const int32_t *labels, size_t n, size_t k,  \
+                      T scale, T *g);                                          \
+  /* The seed's CE from probabilities: returns                                \
+     -sum_i sum_j y_ij * log(p_ij + 1e-15), skipping y_ij == 0 (not /n). */   \
+  double (*ce_prob)(const T *p, const T *y, size_t n, size_t k);              \
+  /* labels[i] = first index of the max of row i; -1 if the row has a NaN. */ \
+  void (*argmax_rows)(const T *p, size_t n, size_t k, int32_t *labels);       \
+  /* Z = X W + b (b broadcast over rows). */                                  \
+  void (*linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n,  \
+                         size_t d, size_t k);                                  \
+  /* dW = X^T G (accumulate: dW += X^T G). */                                 \
+  void (*xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,   \
+               bool accumulate);                                               \
+  /* db = column sums of G (accumulate: db += ...). */                        \
+  void (*colsum)(const T *G, T *db, size_t n, size_t k, bool accumulate);     \
+  /* y += a * x over len elements (the optimizer's update loop). */           \
+  void (*axpy)(size_t len, T a, const T *x, T *y);                             \
+  /* sum of squares in double. */                                              \
+  double (*sumsq)(const T *x, size_t len);                                     \
+  /* true when every element is finite. */                                     \
+  bool (*all_finite)(const T *x, size_t len);                                  \
+  /* Xs = (X - mean) / scale, row-wise over d features. Xs may == X. */       \
+  void (*standardize)(const T *X, const double *mean, const double *scale,   \
+                      T *Xs, size_t n, size_t d);
+
+struct smr_kernels_f32 { SMR_KERNEL_ENTRIES(float) };
+struct smr_kernels_f64 { SMR_KERNEL_ENTRIES(double) };
+
+struct smr_kernels {
+  struct smr_kernels_f32 f32;
+  struct smr_kernels_f64 f64;
+};
+
+/* The active table (initialized on first call, thread-safe, never NULL). */
+const struct smr_kernels *smr_kernels_active(void);
+/* The table of a given available ISA, or NULL when it is not available.
+   Tests use this to compare ISAs within one process. */
+const struct smr_kernels *smr_kernels_for(int isa);
+
+/* Installers, one per ISA folder. */
+void smr_scalar_install(struct smr_kernels *t);
+
+#endif /* SMR_KERNELS_H */

@@ -1,0 +1,60 @@
+/* util.c - status strings, version, error details, CRC-32. */
+#include "internal.h"
+#include "smr_config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *smr_strerror(smr_status s) {
+  switch (s) {
+  case SMR_OK: return "success";
+  case SMR_EINVAL: return "invalid argument";
+  case SMR_ERANGE: return "label out of range";
+  case SMR_EOVERFLOW: return "size overflow";
+  case SMR_ENOMEM: return "out of memory";
+  case SMR_EUNSUPPORTED: return "instruction set not available";
+  case SMR_EIO: return "input/output error";
+  case SMR_EFORMAT: return "malformed file";
+  case SMR_ENONFINITE: return "non-finite loss or parameters (training diverged)";
+  }
+  return "unknown status";
+}
+
+const char *smr_version(void) { return SMR_VERSION_STRING; }
+
+void smr_set_error(smr_error_detail *err, size_t line, size_t column,
+                   const char *fmt, ...) {
+  if (err == NULL) return;
+  err->line = line;
+  err->column = column;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+}
+
+/* Table-driven CRC-32, polynomial 0xEDB88320 (reflected 0x04C11DB7). */
+static uint32_t crc_table[256];
+static bool crc_ready;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int j = 0; j < 8; j++) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[i] = c;
+  }
+  crc_ready = true;
+}
+
+uint32_t smr_crc32(uint32_t crc, const void *buf, size_t len) {
+  /* The table is a pure function of i: racing initializers write the same
+     values, and a reader that sees crc_ready = false recomputes it. */
+  if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE)) {
+    crc_init();
+    __atomic_store_n(&crc_ready, true, __ATOMIC_RELEASE);
+  }
+  const unsigned char *p = buf;
+  crc = ~crc;
+  for (size_t i = 0; i < len; i++) crc = crc_table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
