@@ -1,0 +1,172 @@
+/*
+ * dispatch.c - which kernels run: ISA detection, one kernel table per
+ * available ISA, and the process-wide active choice.
+ *
+ * Every ISA is one line of `isas` below (guarded by SMR_HAVE_<ISA>, which
+ * the build defines when it compiles src/<isa>/) holding its CPU test and
+ * its installer. At first use, init builds one immutable table per
+ * available ISA: the scalar table, then the installers of every available
+ * ISA up to and including that one, in rising order, so an entry an ISA
+ * does not provide stays at the best lower implementation. The tables never
+ * change afterwards; the active choice is a single atomic index into them,
+ * so smr_isa_select can run concurrently with kernels (a call already
+ * running keeps the table it loaded).
+ */
+#include "internal.h"
+#include "kernels.h"
+#include "smr_config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* CPU features                                                              */
+/* ------------------------------------------------------------------------ */
+
+static bool cpu_any(void) { return true; }
+
+/* Issue 3 adds the x86 detection here (or in src/x86/cpu.c):
+ *   AVX2:    CPUID.1:ECX.OSXSAVE[27] and CPUID.(7,0):EBX.AVX2[5], and
+ *            XGETBV(0) & 0x6 == 0x6 (the OS saves XMM and YMM state);
+ *   AVX-512: CPUID.(7,0):EBX bits F[16], DQ[17], BW[30], VL[31] as used,
+ *            and XGETBV(0) & 0xE6 == 0xE6 (opmask and ZMM state too).
+ * and the AArch64 one (NEON is architectural on AArch64: always true).
+ * Each becomes `static bool cpu_has_<isa>(void)` used in `isas` below. */
+
+/* ------------------------------------------------------------------------ */
+/* The ISA list                                                              */
+/* ------------------------------------------------------------------------ */
+
+struct isa_desc {
+  smr_isa isa;
+  bool (*cpu_supports)(void);
+  void (*install)(struct smr_kernels *t);
+};
+
+/* In rising order of smr_isa; scalar first, always present. Adding an ISA:
+   one line here plus its files under src/<isa>/ and its SMR_HAVE_<ISA>. */
+static const struct isa_desc isas[] = {
+  {SMR_ISA_SCALAR, cpu_any, smr_scalar_install},
+#if SMR_HAVE_AVX2
+  /* {SMR_ISA_AVX2, cpu_has_avx2, smr_avx2_install}, (issue 3) */
+#endif
+#if SMR_HAVE_AVX512
+  /* {SMR_ISA_AVX512, cpu_has_avx512, smr_avx512_install}, (issue 3) */
+#endif
+#if SMR_HAVE_NEON
+  /* {SMR_ISA_NEON, cpu_has_neon, smr_neon_install}, (issue 3) */
+#endif
+};
+#define NUM_ISAS (sizeof isas / sizeof isas[0])
+
+/* ------------------------------------------------------------------------ */
+/* Tables and the active choice                                              */
+/* ------------------------------------------------------------------------ */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static struct smr_kernels tables[SMR_ISA_COUNT]; /* written only by init */
+static bool available[SMR_ISA_COUNT];            /* written only by init */
+static smr_status env_status = SMR_OK;           /* written only by init */
+static atomic_int active_isa = SMR_ISA_SCALAR;
+
+static bool isa_in_range(smr_isa isa) {
+  return (unsigned)isa < (unsigned)SMR_ISA_COUNT;
+}
+
+static smr_isa best_available(void) {
+  smr_isa best = SMR_ISA_SCALAR;
+  for (int i = 0; i < SMR_ISA_COUNT; i++)
+    if (available[i]) best = (smr_isa)i;
+  return best;
+}
+
+/* Runs once (pthread_once), before any table or choice is read. */
+static void dispatch_init(void) {
+  struct smr_kernels running;
+  memset(&running, 0, sizeof running);
+  for (size_t i = 0; i < NUM_ISAS; i++) {
+    if (!isas[i].cpu_supports()) continue;
+    isas[i].install(&running);
+    tables[isas[i].isa] = running;
+    available[isas[i].isa] = true;
+  }
+
+  smr_isa choice = best_available();
+  const char *env = getenv("SMR_ISA");
+  if (env != NULL && env[0] != '\0') {
+    smr_isa wanted;
+    if (smr_isa_from_name(env, &wanted) != SMR_OK)
+      env_status = SMR_EINVAL;
+    else if (!available[wanted])
+      env_status = SMR_EUNSUPPORTED;
+    else
+      choice = wanted;
+  }
+  atomic_store_explicit(&active_isa, (int)choice, memory_order_release);
+}
+
+static void ensure_init(void) { (void)pthread_once(&init_once, dispatch_init); }
+
+const struct smr_kernels *smr_kernels_active(void) {
+  ensure_init();
+  return &tables[atomic_load_explicit(&active_isa, memory_order_acquire)];
+}
+
+const struct smr_kernels *smr_kernels_for(int isa) {
+  ensure_init();
+  if (isa < 0 || isa >= SMR_ISA_COUNT || !available[isa]) return NULL;
+  return &tables[isa];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const char *const isa_names[SMR_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+
+SMR_API const char *smr_isa_name(smr_isa isa) {
+  return isa_in_range(isa) ? isa_names[isa] : "unknown";
+}
+
+SMR_API smr_status smr_isa_from_name(const char *name, smr_isa *isa) {
+  if (name == NULL || isa == NULL) return SMR_EINVAL;
+  for (int i = 0; i < SMR_ISA_COUNT; i++) {
+    if (strcmp(name, isa_names[i]) == 0) {
+      *isa = (smr_isa)i;
+      return SMR_OK;
+    }
+  }
+  return SMR_EINVAL;
+}
+
+SMR_API bool smr_isa_compiled(smr_isa isa) {
+  for (size_t i = 0; i < NUM_ISAS; i++)
+    if (isas[i].isa == isa) return true;
+  return false;
+}
+
+SMR_API bool smr_isa_available(smr_isa isa) {
+  if (!isa_in_range(isa)) return false;
+  ensure_init();
+  return available[isa];
+}
+
+SMR_API smr_isa smr_isa_active(void) {
+  ensure_init();
+  return (smr_isa)atomic_load_explicit(&active_isa, memory_order_acquire);
+}
+
+SMR_API smr_status smr_isa_select(smr_isa isa) {
+  if (!isa_in_range(isa)) return SMR_EINVAL;
+  ensure_init();
+  if (!available[isa]) return SMR_EUNSUPPORTED;
+  atomic_store_explicit(&active_isa, (int)isa, memory_order_release);
+  return SMR_OK;
+}
+
+SMR_API smr_status smr_isa_env_status(void) {
+  ensure_init();
+  return env_status;
+}

@@ -1,0 +1,429 @@
+/*
+ * kernels_tmpl.h - body of the scalar reference kernels, written once for
+ * both dtypes. kernels_scalar.c includes it twice (no include guard on
+ * purpose) after defining:
+ *
+ *   T             the element type, float or double
+ *   SFX(name)     name##_f32 or name##_f64
+ *   COMPENSATED   0: plain double arithmetic (f32: double already carries
+ *                    29 bits more than the result needs);
+ *                 1: f64 needs the extra care, see exp_diff and sum_add.
+ *
+ * Shapes (legend of smr.h): z, p, g, out are n x k row-major; X, Xs are
+ * n x d; W, dW are d x k; b, db are k. Arguments are trusted (kernels.h).
+ *
+ * Every row kernel follows the same plan:
+ *   1. max pass: m = max of the row and jmax = its first index (NaN never
+ *      wins a comparison, so m is NaN-free);
+ *   2. classify the row from m (row_kind): -inf max -> NaN row, +inf max ->
+ *      the rare slow path that counts +inf entries and looks for NaN;
+ *   3. finite m: e_j = exp(z_j - m) <= 1, rest = sum over j != jmax of e_j,
+ *      so the row sum is 1 + rest (e_jmax = exp(0) = 1 exactly). A NaN
+ *      anywhere in the row makes rest NaN and, through it, the whole row.
+ * Keeping `rest` apart from the leading 1 lets log(sum) be log1p(rest),
+ * exact to the last bit even when the row is almost one-hot.
+ */
+
+/* ------------------------------------------------------------------------ */
+/* Row helpers                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Element j of a row as the kernel sees it: z_j, or z_j / t divided in the
+   dtype (so it may overflow to +-inf) for the temperature kernel. */
+static inline T SFX(load)(const T *z, size_t j, T t, bool scaled) {
+  return scaled ? (T)(z[j] / t) : z[j];
+}
+
+/* The row max and the first index where it occurs. Starts at -inf and
+   updates on x > m only, so NaN entries are skipped here; they are caught by
+   the sum (finite m) or by classify (m = +inf). */
+static inline T SFX(row_max)(const T *z, size_t k, T t, bool scaled, size_t *jmax) {
+  T m = (T)-INFINITY;
+  size_t arg = 0;
+  for (size_t j = 0; j < k; j++) {
+    const T x = SFX(load)(z, j, t, scaled);
+    if (x > m) {
+      m = x;
+      arg = j;
+    }
+  }
+  *jmax = arg;
+  return m;
+}
+
+/* What the special-value rules of smr.h make of a row with max m.
+   m = -inf: every entry is -inf or NaN -> NaN row (0/0, or a NaN).
+   m = +inf: count the +inf entries (the limit gives 1/count each), unless a
+   NaN hides in the row. Only rows holding an infinity as max get the extra
+   read. */
+static enum row_kind SFX(classify)(const T *z, size_t k, T t, bool scaled, double m,
+                                   size_t *count) {
+  if (m == -INFINITY) return ROW_NAN;
+  if (m != INFINITY) return ROW_FINITE;
+  size_t c = 0;
+  for (size_t j = 0; j < k; j++) {
+    const T x = SFX(load)(z, j, t, scaled);
+    if (isnan(x)) return ROW_NAN;
+    if (x == (T)INFINITY) c++;
+  }
+  *count = c;
+  return ROW_POSINF;
+}
+
+static void SFX(fill_nan)(T *p, size_t k) {
+  for (size_t j = 0; j < k; j++) p[j] = (T)NAN;
+}
+
+/* Adds x to a sum of exponentials carried in double. */
+static inline void SFX(sum_add)(struct expsum *a, double x) {
+#if COMPENSATED
+  /* Kahan summation: c is what the rounding of s added (s = sum + c). The
+     terms are positive, so sum_value stays within about half an ulp for any
+     k instead of drifting like sqrt(k) ulp (about 10 ulp at k = 4096). */
+  const double y = x - a->c;
+  const double s = a->s + y;
+  a->c = (s - a->s) - y;
+  a->s = s;
+#else
+  a->s += x;
+#endif
+}
+
+/* The value of the sum: Kahan's s still misses the rounding error c of its
+   last addition (s = true sum + c). */
+static inline double SFX(sum_value)(const struct expsum *a) {
+#if COMPENSATED
+  return a->s - a->c;
+#else
+  return a->s;
+#endif
+}
+
+/* Multiplies the sum by r (the online rescale). */
+static inline void SFX(sum_scale)(struct expsum *a, double r) {
+  a->s *= r;
+#if COMPENSATED
+  a->c *= r;
+#endif
+}
+
+/* exp(x - m) for x <= m, in double. */
+static inline double SFX(exp_diff)(double x, double m) {
+  const double d = x - m;
+  const double e = exp(d);
+#if COMPENSATED
+  /* x - m is rounded, by up to |d| * 2^-53, and exp turns that absolute
+     error into a relative one: up to 745/2 ulp for the smallest nonzero
+     probabilities. TwoSum recovers the rounding error err exactly and
+     exp(d + err) = e * (1 + err) to first order (err^2 < 2^-80). Zero,
+     NaN (and infinite d) results are returned as they are. */
+  if (!(e > 0.0)) return e;
+  const double mv = d - x;          /* the part of d that came from -m */
+  const double xv = d - mv;         /* the part of d that came from x */
+  const double err = (x - xv) + (-m - mv);
+  return e + e * err;
+#else
+  return e;
+#endif
+}
+
+/* rest = sum over j != skip of exp(z_j - m); when store != NULL also
+   store[j] = (T)exp(z_j - m) for those j (store may equal z: element j is
+   read before it is written). */
+static double SFX(sum_exp_except)(const T *z, size_t k, T t, bool scaled, double m,
+                                  size_t skip, T *store) {
+  struct expsum acc = {0.0, 0.0};
+  for (size_t j = 0; j < k; j++) {
+    if (j == skip) continue;
+    const double e = SFX(exp_diff)((double)SFX(load)(z, j, t, scaled), m);
+    if (store != NULL) store[j] = (T)e;
+    SFX(sum_add)(&acc, e);
+  }
+  return SFX(sum_value)(&acc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Softmax (two-pass), temperature                                           */
+/* ------------------------------------------------------------------------ */
+
+/* p = softmax(load(z)) for one row. p may equal z. Plain softmax is
+   scaled = false; the temperature kernel divides each z_j by t in the
+   dtype every time it reads it (three reads, no buffer; the division is
+   deterministic, so every read sees the same value). */
+static void SFX(softmax_row)(const T *z, T *p, size_t k, T t, bool scaled) {
+  size_t jmax = 0, count = 0;
+  const double m = (double)SFX(row_max)(z, k, t, scaled, &jmax);
+  switch (SFX(classify)(z, k, t, scaled, m, &count)) {
+  case ROW_NAN:
+    SFX(fill_nan)(p, k);
+    return;
+  case ROW_POSINF: {
+    const T share = (T)1 / (T)count;
+    for (size_t j = 0; j < k; j++)
+      p[j] = SFX(load)(z, j, t, scaled) == (T)INFINITY ? share : (T)0;
+    return;
+  }
+  case ROW_FINITE:
+    break;
+  }
+  /* exp(z_j - m) is stored (rounded to T) while the sum runs in double;
+     then p_j = e_j / sum: a division, not a product with 1/sum, so each
+     p_j takes one more rounding only (f32: e_j rounded to float, then the
+     quotient rounded again, about 1.5 ulp at worst). */
+  const double rest = SFX(sum_exp_except)(z, k, t, scaled, m, jmax, p);
+  p[jmax] = (T)1;
+  const double sum = 1.0 + rest;
+  for (size_t j = 0; j < k; j++) p[j] = (T)((double)p[j] / sum);
+}
+
+static void SFX(scalar_softmax)(const T *z, T *p, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) SFX(softmax_row)(z + i * k, p + i * k, k, (T)1, false);
+}
+
+static void SFX(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t) {
+  for (size_t i = 0; i < n; i++) SFX(softmax_row)(z + i * k, p + i * k, k, t, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Online softmax                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* One read keeps the running max m and s = sum_j exp(z_j - m) over the
+   entries seen so far. A new max x rescales what was summed against the
+   old max: s = s * exp(m - x) + 1 (the new max contributes exp(0) = 1).
+   -inf entries contribute exactly 0 and are skipped: while m is still
+   -inf, exp(-inf - -inf) would be NaN. A NaN entry fails x > m and makes s
+   NaN, which no later rescale (NaN * 0) undoes. When m ends at +inf, s is
+   meaningless and classify rereads the row. */
+static void SFX(softmax_online_row)(const T *z, T *p, size_t k) {
+  double m = -INFINITY;
+  struct expsum s = {0.0, 0.0};
+  for (size_t j = 0; j < k; j++) {
+    const double x = (double)z[j];
+    if (x > m) {
+      SFX(sum_scale)(&s, SFX(exp_diff)(m, x));
+      SFX(sum_add)(&s, 1.0);
+      m = x;
+    } else if (x != -INFINITY) {
+      SFX(sum_add)(&s, SFX(exp_diff)(x, m));
+    }
+  }
+  size_t count = 0;
+  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  case ROW_NAN:
+    SFX(fill_nan)(p, k);
+    return;
+  case ROW_POSINF: {
+    const T share = (T)1 / (T)count;
+    for (size_t j = 0; j < k; j++) p[j] = z[j] == (T)INFINITY ? share : (T)0;
+    return;
+  }
+  case ROW_FINITE:
+    break;
+  }
+  const double sum = SFX(sum_value)(&s); /* NaN when the row holds a NaN */
+  for (size_t j = 0; j < k; j++) p[j] = (T)(SFX(exp_diff)((double)z[j], m) / sum);
+}
+
+static void SFX(scalar_softmax_online)(const T *z, T *p, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) SFX(softmax_online_row)(z + i * k, p + i * k, k);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Log-softmax                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* out_j = (z_j - m) - log(1 + rest). Both terms are <= 0, so nothing
+   cancels; log1p keeps log(sum) exact when the row is nearly one-hot. */
+static void SFX(log_softmax_row)(const T *z, T *out, size_t k) {
+  size_t jmax = 0, count = 0;
+  const double m = (double)SFX(row_max)(z, k, (T)1, false, &jmax);
+  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  case ROW_NAN:
+    SFX(fill_nan)(out, k);
+    return;
+  case ROW_POSINF: {
+    /* log(1/count); 0.0 - log(1) is +0, like the finite one-hot case */
+    const T share = (T)(0.0 - log((double)count));
+    for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
+    return;
+  }
+  case ROW_FINITE:
+    break;
+  }
+  const double log_sum = log1p(SFX(sum_exp_except)(z, k, (T)1, false, m, jmax, NULL));
+  for (size_t j = 0; j < k; j++) out[j] = (T)(((double)z[j] - m) - log_sum);
+}
+
+static void SFX(scalar_log_softmax)(const T *z, T *out, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) SFX(log_softmax_row)(z + i * k, out + i * k, k);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cross-entropy                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* One row of the fused loss: returns -log(p_label) = lse - z_label, and
+   when g != NULL writes g_j = (p_j - [j == label]) * scale. g may equal z:
+   z_label is read first, and each later pass reads z_j before writing g_j.
+   The gradient of the mean CE is p - y (docs/MATH.md); scale is 1/n. */
+static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, T scale, T *g) {
+  const double zl = (double)z[label];
+  size_t jmax = 0, count = 0;
+  const double m = (double)SFX(row_max)(z, k, (T)1, false, &jmax);
+  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  case ROW_NAN:
+    if (g != NULL) SFX(fill_nan)(g, k);
+    return NAN;
+  case ROW_POSINF: {
+    /* p = 1/count at the +inf entries and 0 elsewhere, so -log(p_label) is
+       log(count) at a +inf label (0 for a unique one) and +inf otherwise */
+    if (g != NULL) {
+      const double share = 1.0 / (double)count;
+      for (size_t j = 0; j < k; j++) {
+        const double pj = z[j] == (T)INFINITY ? share : 0.0;
+        g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * (double)scale);
+      }
+    }
+    return zl == INFINITY ? log((double)count) : INFINITY;
+  }
+  case ROW_FINITE:
+    break;
+  }
+  const double rest = SFX(sum_exp_except)(z, k, (T)1, false, m, jmax, g);
+  const double sum = 1.0 + rest;
+  if (g != NULL) {
+    g[jmax] = (T)1; /* exp(z_jmax - m) */
+    for (size_t j = 0; j < k; j++) g[j] = (T)((double)g[j] / sum * (double)scale);
+    /* p_label - 1 without cancellation: at the max it is -rest / sum;
+       elsewhere p_label <= 1/2 and the subtraction is harmless. */
+    const double q = label == jmax ? -rest / sum : SFX(exp_diff)(zl, m) / sum - 1.0;
+    g[label] = (T)(q * (double)scale);
+  }
+  /* lse - z_label = (m - z_label) + log(1 + rest): +inf at a -inf label,
+     NaN when the row holds a NaN (rest is NaN). */
+  return (m - zl) + log1p(rest);
+}
+
+static double SFX(scalar_ce_logits)(const T *z, const int32_t *labels, size_t n, size_t k,
+                                    T scale, T *g) {
+  double total = 0.0;
+  for (size_t i = 0; i < n; i++)
+    total += SFX(ce_logits_row)(z + i * k, (size_t)labels[i], k, scale,
+                                g != NULL ? g + i * k : NULL);
+  return total;
+}
+
+/* The seed's formula as written: -sum y log(p + 1e-15) over the entries with
+   y != 0, in double. NaN in p or y, or p < -1e-15, gives NaN. */
+static double SFX(scalar_ce_prob)(const T *p, const T *y, size_t n, size_t k) {
+  double acc = 0.0;
+  const size_t len = n * k;
+  for (size_t i = 0; i < len; i++) {
+    if (y[i] == (T)0) continue;
+    acc += (double)y[i] * log((double)p[i] + 1e-15);
+  }
+  return -acc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Linear algebra and utilities for the model and trainer                    */
+/* ------------------------------------------------------------------------ */
+
+/* labels[i] = first index of the row max (ties: the first wins);
+   -1 when the row holds a NaN. */
+static void SFX(scalar_argmax_rows)(const T *p, size_t n, size_t k, int32_t *labels) {
+  for (size_t i = 0; i < n; i++) {
+    const T *row = p + i * k;
+    int32_t best = 0;
+    for (size_t j = 0; j < k; j++) {
+      if (isnan(row[j])) {
+        best = -1;
+        break;
+      }
+      if (row[j] > row[best]) best = (int32_t)j;
+    }
+    labels[i] = best;
+  }
+}
+
+/* Z = X W + b. For each row i, Z_i starts at b and adds X_if * W_f for
+   f = 0..d-1: the inner loop runs over the contiguous rows of Z and W.
+   Accumulated in the dtype, in this fixed order. */
+static void SFX(scalar_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n,
+                                       size_t d, size_t k) {
+  for (size_t i = 0; i < n; i++) {
+    T *zi = Z + i * k;
+    for (size_t j = 0; j < k; j++) zi[j] = b[j];
+    for (size_t f = 0; f < d; f++) {
+      const T x = X[i * d + f];
+      const T *wf = W + f * k;
+      for (size_t j = 0; j < k; j++) zi[j] += x * wf[j];
+    }
+  }
+}
+
+/* dW = X^T G (or dW += X^T G): row i of X scales row i of G into every row
+   f of dW. Accumulated in the dtype over i = 0..n-1. */
+static void SFX(scalar_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+                             bool accumulate) {
+  if (!accumulate)
+    for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
+  for (size_t i = 0; i < n; i++) {
+    const T *gi = G + i * k;
+    for (size_t f = 0; f < d; f++) {
+      const T x = X[i * d + f];
+      T *dwf = dW + f * k;
+      for (size_t j = 0; j < k; j++) dwf[j] += x * gi[j];
+    }
+  }
+}
+
+/* db = sum over rows of G (or db += ...), in the dtype. */
+static void SFX(scalar_colsum)(const T *G, T *db, size_t n, size_t k, bool accumulate) {
+  if (!accumulate)
+    for (size_t j = 0; j < k; j++) db[j] = (T)0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < k; j++) db[j] += G[i * k + j];
+}
+
+static void SFX(scalar_axpy)(size_t len, T a, const T *x, T *y) {
+  for (size_t i = 0; i < len; i++) y[i] += a * x[i];
+}
+
+static double SFX(scalar_sumsq)(const T *x, size_t len) {
+  double acc = 0.0;
+  for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)x[i];
+  return acc;
+}
+
+static bool SFX(scalar_all_finite)(const T *x, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (!isfinite(x[i])) return false;
+  return true;
+}
+
+/* Xs = (X - mean) / scale per feature, in double, rounded once. */
+static void SFX(scalar_standardize)(const T *X, const double *mean, const double *scale, T *Xs,
+                                    size_t n, size_t d) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < d; f++)
+      Xs[i * d + f] = (T)(((double)X[i * d + f] - mean[f]) / scale[f]);
+}
+
+static void SFX(install)(struct SFX(smr_kernels) *t) {
+  t->softmax = SFX(scalar_softmax);
+  t->softmax_online = SFX(scalar_softmax_online);
+  t->softmax_temperature = SFX(scalar_softmax_temperature);
+  t->log_softmax = SFX(scalar_log_softmax);
+  t->ce_logits = SFX(scalar_ce_logits);
+  t->ce_prob = SFX(scalar_ce_prob);
+  t->argmax_rows = SFX(scalar_argmax_rows);
+  t->linear_forward = SFX(scalar_linear_forward);
+  t->xt_g = SFX(scalar_xt_g);
+  t->colsum = SFX(scalar_colsum);
+  t->axpy = SFX(scalar_axpy);
+  t->sumsq = SFX(scalar_sumsq);
+  t->all_finite = SFX(scalar_all_finite);
+  t->standardize = SFX(scalar_standardize);
+}
