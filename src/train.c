@@ -1,0 +1,149 @@
+/* train.c - the trainer: option defaults and validation, the learning-rate
+   schedules, and smr_fit_f32/f64 (one body, train_tmpl.h, included once per
+   dtype). Gradient descent on mean CE + (l2/2)||W||^2 through the fused
+   kernels of the table:
+     Z  = X W + b                    linear_forward
+     G  = (softmax(Z) - Y) / n       ce_logits (in place, also the CE sum)
+     dW = X^T G + l2 W, db = colsum G  xt_g, colsum, axpy
+     W -= lr dW, b -= lr db          axpy */
+#include "kernels.h"
+#include "model_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SMR_CAT_(a, b) a##_##b
+#define SMR_CAT(a, b) SMR_CAT_(a, b)
+
+static const double smr_pi = 3.14159265358979323846;
+
+smr_fit_options smr_fit_options_default(void) {
+  smr_fit_options o;
+  memset(&o, 0, sizeof o);
+  o.epochs = 1000;
+  o.batch_size = 0;
+  o.l2 = 0.0;
+  o.verbose = false;
+  o.schedule = SMR_LR_CONSTANT;
+  o.step_size = 100;
+  o.gamma = 0.5;
+  o.decay = 0.01;
+  o.lr_min = 0.0;
+  o.shuffle = true;
+  o.shuffle_seed = 0;
+  o.early_stopping = false;
+  o.patience = 10;
+  o.min_delta = 1e-6;
+  o.validation_fraction = 0.0;
+  o.standardize = false;
+  o.callback = NULL;
+  o.callback_user = NULL;
+  return o;
+}
+
+/* Every double must be finite; the range rules of smr.h apply to the
+   fields of the features in use (the schedule selected, early stopping),
+   so a default-initialized field of an unused feature never matters. */
+static bool options_valid(const smr_fit_options *o, double base_lr) {
+  if (!isfinite(o->l2) || !isfinite(o->gamma) || !isfinite(o->decay) || !isfinite(o->lr_min) ||
+      !isfinite(o->min_delta) || !isfinite(o->validation_fraction))
+    return false;
+  if (o->epochs == 0 || o->l2 < 0.0) return false;
+  if (o->validation_fraction < 0.0 || o->validation_fraction >= 1.0) return false;
+  if (o->min_delta < 0.0) return false;
+  if (o->early_stopping && o->patience == 0) return false;
+  switch (o->schedule) {
+  case SMR_LR_CONSTANT: return true;
+  case SMR_LR_STEP: return o->step_size >= 1 && o->gamma > 0.0 && o->gamma <= 1.0;
+  case SMR_LR_INV_TIME: return o->decay >= 0.0;
+  case SMR_LR_COSINE: return o->lr_min >= 0.0 && o->lr_min <= base_lr;
+  }
+  return false; /* a value outside the enum */
+}
+
+/* The rate of a (0-based) epoch; constant within the epoch. */
+static double schedule_rate(const smr_fit_options *o, double lr, size_t epoch) {
+  switch (o->schedule) {
+  case SMR_LR_CONSTANT: break;
+  case SMR_LR_STEP: return lr * pow(o->gamma, (double)(epoch / o->step_size));
+  case SMR_LR_INV_TIME: return lr / (1.0 + o->decay * (double)epoch);
+  case SMR_LR_COSINE:
+    return o->lr_min +
+           (lr - o->lr_min) * (1.0 + cos(smr_pi * (double)epoch / (double)o->epochs)) / 2.0;
+  }
+  return lr;
+}
+
+/* Rows held out for validation: round(fraction * n); 0 without a split. */
+static size_t validation_rows(double fraction, size_t n) {
+  if (fraction <= 0.0) return 0;
+  return (size_t)floor(fraction * (double)n + 0.5);
+}
+
+/* Marks n_val rows as held out (mask[i] = 1): the first n_val entries of a
+   Fisher-Yates permutation drawn from `rng`. perm has n entries. */
+static void choose_validation(smr_rng *rng, size_t n, size_t n_val, size_t *perm,
+                              unsigned char *mask) {
+  for (size_t i = 0; i < n; i++) perm[i] = i;
+  for (size_t i = 0; i < n_val; i++) {
+    size_t j = i + (size_t)smr_rng_below(rng, (uint64_t)(n - i));
+    size_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  memset(mask, 0, n);
+  for (size_t i = 0; i < n_val; i++) mask[perm[i]] = 1;
+}
+
+/* perm = a fresh uniform permutation of 0..n-1 (Fisher-Yates). */
+static void shuffle_rows(smr_rng *rng, size_t *perm, size_t n) {
+  for (size_t i = 0; i < n; i++) perm[i] = i;
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)smr_rng_below(rng, (uint64_t)i);
+    size_t t = perm[i - 1];
+    perm[i - 1] = perm[j];
+    perm[j] = t;
+  }
+}
+
+/* Grows a history array to hold at least `need` entries. */
+static bool history_reserve(double **h, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  size_t nc = *cap ? *cap : 64;
+  while (nc < need) nc = nc > SIZE_MAX / 2 ? need : nc * 2;
+  double *p = smr_malloc_n(nc, sizeof *p);
+  if (p == NULL) return false;
+  if (*cap) memcpy(p, *h, *cap * sizeof *p);
+  free(*h);
+  *h = p;
+  *cap = nc;
+  return true;
+}
+
+static void report_empty(smr_fit_report *r) {
+  if (r == NULL) return;
+  r->epochs_run = 0;
+  r->final_loss = NAN;
+  r->stopped_early = false;
+  r->loss_history = NULL;
+  r->history_len = 0;
+  r->final_val_loss = NAN;
+}
+
+#define T float
+#define SFX f32
+#define DT SMR_F32
+#include "train_tmpl.h"
+#undef T
+#undef SFX
+#undef DT
+
+#define T double
+#define SFX f64
+#define DT SMR_F64
+#include "train_tmpl.h"
+#undef T
+#undef SFX
+#undef DT
