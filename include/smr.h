@@ -334,9 +334,15 @@ SMR_API smr_status smr_loss_f64(const smr_model *m, const double *X, const int32
    names, CRC-32. Save/load round-trips bit-exactly. Load rejects truncated,
    corrupted, implausibly sized or unknown-version files with SMR_EFORMAT and
    never allocates from a size it has not checked against the file's length.
-   SMR_EIO when the file cannot be opened/read/written. err may be NULL. */
+   SMR_EIO when the file cannot be opened/read/written. Save writes a
+   temporary file beside `path` and renames it, so a failed save never
+   leaves a truncated model (nor damages an existing one). */
 SMR_API smr_status smr_model_save(const smr_model *m, const char *path);
 SMR_API smr_status smr_model_load(smr_model **out, const char *path);
+/* smr_model_load that also says what failed ("PATH: checksum mismatch",
+   "PATH: truncated", ...) in err (may be NULL). */
+SMR_API smr_status smr_model_load_file(smr_model **out, const char *path,
+                                       smr_error_detail *err);
 /* The same, to and from memory. save_buffer allocates *buf (free() it). */
 SMR_API smr_status smr_model_save_buffer(const smr_model *m, void **buf, size_t *len);
 SMR_API smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
@@ -353,16 +359,23 @@ SMR_API smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_
    distinct names; indices follow the names sorted by strcmp). Empty lines
    and a final line without newline are fine; a CR before LF is ignored;
    fields may be double-quoted ("a,b", "" for a quote). Every row must have
-   the header's column count. Errors are SMR_EFORMAT with file, line and
-   column in err. Gzip-compressed files are read transparently when the
+   the header's column count. Errors are SMR_EFORMAT (SMR_ERANGE for a
+   negative label, an integer label above INT32_MAX - 1 or a name missing
+   from class_names; SMR_EIO when the file cannot be opened or read;
+   SMR_EINVAL for bad arguments or options) with file, line and column in
+   err; column is the 1-based field number. A header without data rows is
+   SMR_EFORMAT. Spaces and tabs around fields are trimmed; a UTF-8 BOM is
+   skipped; quoted fields may span lines. Gzip-compressed files are read transparently when the
    library was built with zlib (smr_has_zlib()). */
 
 typedef struct smr_dataset smr_dataset;
 
 typedef struct smr_csv_options {
-  const char *label_column; /* NULL: the last column */
-  bool no_labels;           /* every column is a feature; no labels */
-  char delimiter;           /* 0: ',' */
+  const char *label_column; /* NULL: the last column; else the first
+                               column with that name */
+  bool no_labels;           /* every column is a feature; no labels (wins
+                               over label_column and class_names) */
+  char delimiter;           /* 0: ','; '"', '\n', '\r' are SMR_EINVAL */
   /* When non-NULL, string (or integer) labels are mapped through these
      names (e.g. a model's class names): label = index of the equal name;
      an unknown name is SMR_ERANGE with its line and column. */
@@ -387,12 +400,15 @@ SMR_API size_t smr_dataset_num_classes(const smr_dataset *ds);
 SMR_API const double *smr_dataset_features(const smr_dataset *ds);
 /* n labels, or NULL without labels. */
 SMR_API const int32_t *smr_dataset_labels(const smr_dataset *ds);
-/* Class names for string labels (NULL for integer labels or j >= k). */
+/* Class names for string labels (NULL for integer labels read without
+   opt->class_names, or j >= k); with opt->class_names, copies of those. */
 SMR_API const char *smr_dataset_class_name(const smr_dataset *ds, size_t j);
 /* The array of k class names, or NULL for integer labels. */
 SMR_API const char *const *smr_dataset_class_names(const smr_dataset *ds);
 SMR_API const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j);
-/* Copies the features converted to float (n x d) into out. */
+/* Copies the features rounded to float (n x d) into out. SMR_ERANGE (out
+   untouched) if a value is beyond float's finite range: nothing is silently
+   turned into inf. */
 SMR_API smr_status smr_dataset_features_f32(const smr_dataset *ds, float *out);
 
 #ifdef __cplusplus

@@ -1,0 +1,514 @@
+/* model_io.c - the binary model file (format v1, docs/FORMATS.md).
+ *
+ * Every multi-byte value is little-endian whatever the host: integers are
+ * written byte by byte with shifts, floats/doubles through their IEEE bit
+ * patterns (memcpy to uint32_t/uint64_t), so files are portable and round
+ * trips are bit-exact (NaN payloads included).
+ *
+ *   offset  size  field
+ *        0     8  magic "SMRMODEL"
+ *        8     4  u32 version = 1
+ *       12     4  u32 dtype (0 = f32, 1 = f64)
+ *       16     8  u64 d (>= 1)
+ *       24     8  u64 k (1 ..= INT32_MAX)
+ *       32     4  u32 flags: bit0 standardization, bit1 class names
+ *       36     4  u32 reserved = 0
+ *       40     8  f64 learning rate (finite, > 0)
+ *       48        W (d*k of dtype, row-major), b (k of dtype)
+ *                 [bit0] d f64 means, d f64 scales
+ *                 [bit1] k x (u32 length <= SMR_MAX_NAME_LEN, bytes, no NUL)
+ *                 u32 CRC-32 of every preceding byte
+ *
+ * The loader checks the header, then walks every section against the
+ * buffer's length (sizes through smr_mul_ok, so a huge d or k is a format
+ * error, never an allocation), then the CRC, then the values; only then does
+ * it build the model, through the public model functions.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MODEL_MAGIC "SMRMODEL"
+#define MODEL_VERSION 1u
+#define HEADER_BYTES 48u
+#define CRC_BYTES 4u
+#define FLAG_STANDARDIZATION 1u
+#define FLAG_CLASS_NAMES 2u
+#define MAX_FILE_BYTES ((uint64_t)1 << 40)
+
+/* ------------------------------------------------------------------------ */
+/* Little-endian bytes                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+static void put_f64(unsigned char *p, double x) {
+  uint64_t u;
+  memcpy(&u, &x, sizeof u);
+  put_u64(p, u);
+}
+static double get_f64(const unsigned char *p) {
+  uint64_t u = get_u64(p);
+  double x;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/* count values of the dtype (element size es) between memory and file. */
+static void put_values(unsigned char *p, const void *src, size_t count, size_t es) {
+  if (es == 4) {
+    const float *s = src;
+    for (size_t i = 0; i < count; i++) {
+      uint32_t u;
+      memcpy(&u, &s[i], sizeof u);
+      put_u32(p + 4 * i, u);
+    }
+  } else {
+    const double *s = src;
+    for (size_t i = 0; i < count; i++) put_f64(p + 8 * i, s[i]);
+  }
+}
+static void get_values(void *dst, const unsigned char *p, size_t count, size_t es) {
+  if (es == 4) {
+    float *d = dst;
+    for (size_t i = 0; i < count; i++) {
+      uint32_t u = get_u32(p + 4 * i);
+      memcpy(&d[i], &u, sizeof u);
+    }
+  } else {
+    double *d = dst;
+    for (size_t i = 0; i < count; i++) d[i] = get_f64(p + 8 * i);
+  }
+}
+
+static bool add_ok(size_t a, size_t b, size_t *out) {
+  if (b > SIZE_MAX - a) return false;
+  *out = a + b;
+  return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Save                                                                      */
+/* ------------------------------------------------------------------------ */
+
+smr_status smr_model_save_buffer(const smr_model *m, void **buf, size_t *len) {
+  if (m == NULL || buf == NULL || len == NULL) return SMR_EINVAL;
+  *buf = NULL;
+  *len = 0;
+  if (m->d == 0 || m->k == 0 || m->k > (size_t)INT32_MAX) return SMR_EINVAL;
+  if (m->dtype != SMR_F32 && m->dtype != SMR_F64) return SMR_EINVAL;
+  size_t es = m->dtype == SMR_F32 ? sizeof(float) : sizeof(double);
+  bool has_std = m->mean != NULL && m->scale != NULL;
+  bool names = m->class_names != NULL;
+
+  size_t values, bytes, total = HEADER_BYTES + CRC_BYTES, std_bytes = 0;
+  if (!smr_mul_ok(m->d, m->k, &values) || !add_ok(values, m->k, &values) ||
+      !smr_mul_ok(values, es, &bytes) || !add_ok(total, bytes, &total))
+    return SMR_EOVERFLOW;
+  if (has_std && (!smr_mul_ok(m->d, 2 * sizeof(double), &std_bytes) ||
+              !add_ok(total, std_bytes, &total)))
+    return SMR_EOVERFLOW;
+  if (names) {
+    for (size_t j = 0; j < m->k; j++) {
+      size_t l = strlen(m->class_names[j]);
+      if (l > SMR_MAX_NAME_LEN) return SMR_EINVAL;
+      if (!add_ok(total, 4 + l, &total)) return SMR_EOVERFLOW;
+    }
+  }
+
+  unsigned char *p = malloc(total);
+  if (p == NULL) return SMR_ENOMEM;
+  memcpy(p, MODEL_MAGIC, 8);
+  put_u32(p + 8, MODEL_VERSION);
+  put_u32(p + 12, m->dtype == SMR_F32 ? 0u : 1u);
+  put_u64(p + 16, (uint64_t)m->d);
+  put_u64(p + 24, (uint64_t)m->k);
+  put_u32(p + 32, (has_std ? FLAG_STANDARDIZATION : 0u) | (names ? FLAG_CLASS_NAMES : 0u));
+  put_u32(p + 36, 0);
+  put_f64(p + 40, m->learning_rate);
+  size_t pos = HEADER_BYTES;
+  put_values(p + pos, m->W, m->d * m->k, es);
+  pos += m->d * m->k * es;
+  put_values(p + pos, m->b, m->k, es);
+  pos += m->k * es;
+  if (has_std) {
+    for (size_t j = 0; j < m->d; j++) put_f64(p + pos + 8 * j, m->mean[j]);
+    pos += 8 * m->d;
+    for (size_t j = 0; j < m->d; j++) put_f64(p + pos + 8 * j, m->scale[j]);
+    pos += 8 * m->d;
+  }
+  if (names) {
+    for (size_t j = 0; j < m->k; j++) {
+      size_t l = strlen(m->class_names[j]);
+      put_u32(p + pos, (uint32_t)l);
+      memcpy(p + pos + 4, m->class_names[j], l);
+      pos += 4 + l;
+    }
+  }
+  put_u32(p + pos, smr_crc32(0, p, pos));
+  *buf = p;
+  *len = total;
+  return SMR_OK;
+}
+
+static smr_status write_all(int fd, const unsigned char *p, size_t len) {
+  while (len > 0) {
+    size_t chunk = len > ((size_t)1 << 30) ? ((size_t)1 << 30) : len;
+    ssize_t w = write(fd, p, chunk);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return SMR_EIO;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return SMR_OK;
+}
+
+/* Opens a fresh "PATH.tmp-XXXXXX" next to path (mode 0666 & ~umask, like a
+   plain fopen would create). */
+static int open_temporary(const char *path, char *tmp, size_t size) {
+  static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  static unsigned long counter;
+  struct timespec ts = {0, 0};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t x = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+               ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)tmp;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    x += 0x9E3779B97F4A7C15ull * (1 + __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    char suffix[7];
+    for (int i = 0; i < 6; i++) {
+      suffix[i] = digits[z % 36];
+      z /= 36;
+    }
+    suffix[6] = '\0';
+    int n = snprintf(tmp, size, "%s.tmp-%s", path, suffix);
+    if (n < 0 || (size_t)n >= size) return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
+}
+
+smr_status smr_model_save(const smr_model *m, const char *path) {
+  if (m == NULL || path == NULL) return SMR_EINVAL;
+  void *buf = NULL;
+  size_t len = 0;
+  smr_status st = smr_model_save_buffer(m, &buf, &len);
+  if (st != SMR_OK) return st;
+  size_t plen = strlen(path);
+  char *tmp = plen <= SIZE_MAX - 16 ? malloc(plen + 16) : NULL;
+  if (tmp == NULL) {
+    free(buf);
+    return SMR_ENOMEM;
+  }
+  int fd = open_temporary(path, tmp, plen + 16);
+  if (fd < 0) {
+    free(tmp);
+    free(buf);
+    return SMR_EIO;
+  }
+  st = write_all(fd, buf, len);
+  if (st == SMR_OK && fsync(fd) != 0) st = SMR_EIO;
+  if (close(fd) != 0) st = SMR_EIO;
+  if (st == SMR_OK && rename(tmp, path) != 0) st = SMR_EIO;
+  if (st != SMR_OK) unlink(tmp);
+  free(tmp);
+  free(buf);
+  return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Load                                                                      */
+/* ------------------------------------------------------------------------ */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static smr_status bad(smr_error_detail *err, const char *fmt, ...) {
+  if (err != NULL) {
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    smr_set_error(err, 0, 0, "<memory>: %s", what);
+  }
+  return SMR_EFORMAT;
+}
+
+/* Decoded layout of a checked buffer. */
+typedef struct model_layout {
+  size_t d, k, es;
+  smr_dtype dtype;
+  uint32_t flags;
+  double learning_rate;
+  size_t w_off, b_off, mean_off, scale_off, names_off, crc_off;
+} model_layout;
+
+/* "need" more bytes at *pos within the body (everything before the CRC). */
+static bool take(size_t *pos, size_t need, size_t body) {
+  if (*pos > body || need > body - *pos) return false;
+  *pos += need;
+  return true;
+}
+
+static smr_status check_layout(const unsigned char *p, size_t len, model_layout *L,
+                               smr_error_detail *err) {
+  if (len < HEADER_BYTES + CRC_BYTES)
+    return bad(err, "truncated: %zu bytes, less than the %u-byte minimum", len,
+               HEADER_BYTES + CRC_BYTES);
+  if (memcmp(p, MODEL_MAGIC, 8) != 0) return bad(err, "bad magic (not an smr model file)");
+  uint32_t version = get_u32(p + 8);
+  if (version != MODEL_VERSION)
+    return bad(err, "unsupported version %lu (this library reads version %u)",
+               (unsigned long)version, MODEL_VERSION);
+  uint32_t dtype = get_u32(p + 12);
+  if (dtype > 1) return bad(err, "bad dtype %lu", (unsigned long)dtype);
+  uint64_t d = get_u64(p + 16), k = get_u64(p + 24);
+  if (d == 0) return bad(err, "zero features");
+  if (k == 0) return bad(err, "zero classes");
+  if (k > (uint64_t)INT32_MAX) return bad(err, "too many classes (%llu)", (unsigned long long)k);
+  if (d > SIZE_MAX) return bad(err, "too many features (%llu)", (unsigned long long)d);
+  L->flags = get_u32(p + 32);
+  if (L->flags & ~(FLAG_STANDARDIZATION | FLAG_CLASS_NAMES))
+    return bad(err, "unknown flags 0x%lx", (unsigned long)L->flags);
+  if (get_u32(p + 36) != 0) return bad(err, "nonzero reserved field");
+  L->d = (size_t)d;
+  L->k = (size_t)k;
+  L->dtype = dtype == 0 ? SMR_F32 : SMR_F64;
+  L->es = dtype == 0 ? sizeof(float) : sizeof(double);
+  L->learning_rate = get_f64(p + 40);
+
+  /* Every section against the remaining length, before any allocation. */
+  size_t body = len - CRC_BYTES, pos = HEADER_BYTES, bytes;
+  L->w_off = pos;
+  if (!smr_mul_ok(L->d, L->k, &bytes) || !smr_mul_ok(bytes, L->es, &bytes) ||
+      !take(&pos, bytes, body))
+    return bad(err, "truncated: weights (%llu x %llu) exceed the file", (unsigned long long)d,
+               (unsigned long long)k);
+  L->b_off = pos;
+  if (!take(&pos, L->k * L->es, body)) return bad(err, "truncated: bias");
+  L->mean_off = L->scale_off = 0;
+  if (L->flags & FLAG_STANDARDIZATION) {
+    L->mean_off = pos;
+    if (!smr_mul_ok(L->d, sizeof(double), &bytes) || !take(&pos, bytes, body))
+      return bad(err, "truncated: feature means");
+    L->scale_off = pos;
+    if (!take(&pos, bytes, body)) return bad(err, "truncated: feature scales");
+  }
+  L->names_off = pos;
+  if (L->flags & FLAG_CLASS_NAMES) {
+    for (size_t j = 0; j < L->k; j++) {
+      if (!take(&pos, 4, body)) return bad(err, "truncated: class name %zu", j);
+      uint32_t l = get_u32(p + pos - 4);
+      if (l > SMR_MAX_NAME_LEN)
+        return bad(err, "class name %zu too long (%lu bytes)", j, (unsigned long)l);
+      if (!take(&pos, l, body)) return bad(err, "truncated: class name %zu", j);
+      if (memchr(p + pos - l, '\0', l) != NULL)
+        return bad(err, "NUL byte in class name %zu", j);
+    }
+  }
+  if (pos != body) return bad(err, "%zu trailing bytes after the model", body - pos);
+  L->crc_off = pos;
+  if (get_u32(p + pos) != smr_crc32(0, p, pos)) return bad(err, "checksum mismatch");
+
+  if (!isfinite(L->learning_rate) || !(L->learning_rate > 0))
+    return bad(err, "invalid learning rate");
+  if (L->flags & FLAG_STANDARDIZATION) {
+    for (size_t j = 0; j < L->d; j++) {
+      double mu = get_f64(p + L->mean_off + 8 * j), s = get_f64(p + L->scale_off + 8 * j);
+      if (!isfinite(mu)) return bad(err, "non-finite feature mean %zu", j);
+      if (!isfinite(s) || !(s > 0)) return bad(err, "invalid feature scale %zu", j);
+    }
+  }
+  return SMR_OK;
+}
+
+static smr_status load_standardization(smr_model *m, const unsigned char *p,
+                                       const model_layout *L, smr_error_detail *err) {
+  double *v = malloc(2 * L->d * sizeof(double)); /* 16*d bytes are in the buffer */
+  if (v == NULL) return SMR_ENOMEM;
+  get_values(v, p + L->mean_off, L->d, sizeof(double));
+  get_values(v + L->d, p + L->scale_off, L->d, sizeof(double));
+  smr_status st = smr_model_set_standardization(m, v, v + L->d);
+  free(v);
+  if (st == SMR_EINVAL) return bad(err, "invalid standardization");
+  return st;
+}
+
+static smr_status load_names(smr_model *m, const unsigned char *p, const model_layout *L,
+                             smr_error_detail *err) {
+  char **names = calloc(L->k, sizeof(char *)); /* k <= (file bytes) / 4 */
+  if (names == NULL) return SMR_ENOMEM;
+  smr_status st = SMR_OK;
+  size_t pos = L->names_off;
+  for (size_t j = 0; j < L->k && st == SMR_OK; j++) {
+    size_t l = get_u32(p + pos);
+    names[j] = malloc(l + 1);
+    if (names[j] == NULL) {
+      st = SMR_ENOMEM;
+      break;
+    }
+    memcpy(names[j], p + pos + 4, l);
+    names[j][l] = '\0';
+    pos += 4 + l;
+  }
+  if (st == SMR_OK) {
+    st = smr_model_set_class_names(m, (const char *const *)names);
+    if (st == SMR_EINVAL) st = bad(err, "invalid class names");
+  }
+  for (size_t j = 0; j < L->k; j++) free(names[j]);
+  free(names);
+  return st;
+}
+
+smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
+                                 smr_error_detail *err) {
+  if (out == NULL || (buf == NULL && len > 0)) {
+    smr_set_error(err, 0, 0, "<memory>: NULL argument");
+    return SMR_EINVAL;
+  }
+  *out = NULL;
+  const unsigned char *p = buf;
+  model_layout L;
+  memset(&L, 0, sizeof L);
+  smr_status st = check_layout(p, len, &L, err);
+  if (st != SMR_OK) return st;
+
+  smr_model *m = NULL;
+  st = smr_model_create(&m, L.d, L.k, L.dtype, L.learning_rate, 0);
+  if (st != SMR_OK) {
+    smr_set_error(err, 0, 0, "<memory>: cannot create the model: %s", smr_strerror(st));
+    return st == SMR_EINVAL ? SMR_EFORMAT : st;
+  }
+  get_values(smr_model_weights(m), p + L.w_off, L.d * L.k, L.es);
+  get_values(smr_model_bias(m), p + L.b_off, L.k, L.es);
+  if (L.flags & FLAG_STANDARDIZATION) st = load_standardization(m, p, &L, err);
+  if (st == SMR_OK && (L.flags & FLAG_CLASS_NAMES)) st = load_names(m, p, &L, err);
+  if (st != SMR_OK) {
+    if (st == SMR_ENOMEM) smr_set_error(err, 0, 0, "<memory>: out of memory");
+    smr_model_free(m);
+    return st;
+  }
+  *out = m;
+  return SMR_OK;
+}
+
+/* Reads the whole file; at most MAX_FILE_BYTES (larger is SMR_EFORMAT). */
+static smr_status read_file(const char *path, unsigned char **out, size_t *out_len) {
+  int fd;
+  do {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return SMR_EIO;
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    close(fd);
+    return SMR_EIO;
+  }
+  uint64_t limit = MAX_FILE_BYTES < SIZE_MAX ? MAX_FILE_BYTES : SIZE_MAX - 1;
+  size_t cap = 1u << 16;
+  if (S_ISREG(sb.st_mode)) {
+    if (sb.st_size < 0 || (uint64_t)sb.st_size > limit) {
+      close(fd);
+      return SMR_EFORMAT;
+    }
+    cap = (size_t)sb.st_size + 1; /* +1: a read of 0 confirms the end */
+  }
+  unsigned char *buf = malloc(cap);
+  size_t len = 0;
+  smr_status st = buf != NULL ? SMR_OK : SMR_ENOMEM;
+  while (st == SMR_OK) {
+    if (len == cap) { /* the file grew, or is not a regular file */
+      if (cap > limit) {
+        st = SMR_EFORMAT;
+        break;
+      }
+      size_t ncap = cap > limit / 2 ? (size_t)limit + 1 : cap * 2;
+      unsigned char *q = realloc(buf, ncap);
+      if (q == NULL) {
+        st = SMR_ENOMEM;
+        break;
+      }
+      buf = q;
+      cap = ncap;
+    }
+    size_t want = cap - len > ((size_t)1 << 30) ? ((size_t)1 << 30) : cap - len;
+    ssize_t r = read(fd, buf + len, want);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      st = SMR_EIO;
+    } else if (r == 0) {
+      break;
+    } else {
+      len += (size_t)r;
+    }
+  }
+  close(fd);
+  if (st == SMR_OK && len > limit) st = SMR_EFORMAT;
+  if (st != SMR_OK) {
+    free(buf);
+    return st;
+  }
+  *out = buf;
+  *out_len = len;
+  return SMR_OK;
+}
+
+smr_status smr_model_load_file(smr_model **out, const char *path, smr_error_detail *err) {
+  if (out == NULL || path == NULL) return SMR_EINVAL;
+  *out = NULL;
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  smr_status st = read_file(path, &buf, &len);
+  if (st == SMR_EIO) {
+    smr_set_error(err, 0, 0, "%s: cannot read: %s", path, strerror(errno));
+    return st;
+  }
+  if (st != SMR_OK) {
+    smr_set_error(err, 0, 0, "%s: %s", path,
+                  st == SMR_EFORMAT ? "implausibly large model file" : smr_strerror(st));
+    return st;
+  }
+  smr_error_detail inner;
+  st = smr_model_load_buffer(out, buf, len, err != NULL ? &inner : NULL);
+  free(buf);
+  if (st != SMR_OK && err != NULL) {
+    /* inner says "<memory>: what"; name the file instead */
+    const char *what = strstr(inner.message, ": ");
+    smr_set_error(err, 0, 0, "%s: %s", path, what != NULL ? what + 2 : inner.message);
+  }
+  return st;
+}
+
+smr_status smr_model_load(smr_model **out, const char *path) {
+  return smr_model_load_file(out, path, NULL);
+}
