@@ -1,2 +1,379 @@
 #!/bin/sh
-exit 77
+# test_cli.sh - end-to-end checks of the smr command.
+# usage: sh tests/test_cli.sh PATH/TO/smr DATA_DIR
+# Prints one line per check ("ok - ..." or "FAIL - ...", with the command's
+# output on failure) and a final "N passed, N failed"; exits 1 on any failure.
+# shellcheck disable=SC2016 # awk programs and sh -c scripts are single-quoted on purpose
+set -u
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 SMR_BINARY DATA_DIR" >&2
+  exit 2
+fi
+SMR=$1
+DATA=$2
+IRIS=$DATA/iris.csv
+if [ ! -x "$SMR" ] || [ ! -f "$IRIS" ]; then
+  echo "FAIL - need an executable smr ($SMR) and $IRIS"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smr-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
+
+pass=0
+failed=0
+rc=0
+
+ok() {
+  pass=$((pass + 1))
+  echo "ok - $1"
+}
+
+bad() {
+  failed=$((failed + 1))
+  echo "FAIL - $1"
+  for f in "$tmp/out" "$tmp/err"; do
+    [ -s "$f" ] && sed -n '1,15s/^/#   /p' "$f"
+  done
+  return 0
+}
+
+# run CMD...: stdout -> $tmp/out, stderr -> $tmp/err, exit status -> $rc.
+run() {
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+}
+
+# check DESC CMD...: the command succeeds.
+check() {
+  desc=$1
+  shift
+  run "$@"
+  if [ "$rc" -eq 0 ]; then ok "$desc"; else bad "$desc (exit $rc)"; fi
+}
+
+# check_fail DESC CODE CMD...: exits with CODE (or any non-zero code for
+# CODE = nz), prints an "smr" message on stderr and nothing on stdout.
+check_fail() {
+  desc=$1
+  want=$2
+  shift 2
+  run "$@"
+  if [ "$rc" -eq 0 ]; then
+    bad "$desc (exit 0, expected failure)"
+  elif [ "$want" != nz ] && [ "$rc" -ne "$want" ]; then
+    bad "$desc (exit $rc, expected $want)"
+  elif ! grep -q '^smr' "$tmp/err"; then
+    bad "$desc (no 'smr' message on stderr)"
+  elif [ -s "$tmp/out" ]; then
+    bad "$desc (output on stdout)"
+  else
+    ok "$desc"
+  fi
+}
+
+# expect DESC [AWK-OPTIONS] AWK-PROGRAM: the program exits 0 on the last
+# command's stdout.
+expect() {
+  desc=$1
+  shift
+  if awk "$@" "$tmp/out"; then ok "$desc"; else bad "$desc"; fi
+}
+
+data_rows() { awk 'NF > 0 { n++ } END { print n - 1 }' "$1"; }
+
+# --------------------------------------------------------------------------
+# help and version
+
+check "smr --help" "$SMR" --help
+check "smr -h" "$SMR" -h
+check "smr --version" "$SMR" --version
+expect "--version prints the version" '/^smr [0-9]+\.[0-9]+\.[0-9]+$/ { f = 1 } END { exit !f }'
+check "smr help" "$SMR" help
+for c in train predict eval demo info; do
+  check "smr $c --help" "$SMR" "$c" --help
+  expect "smr $c --help prints a usage line" '/^Usage: smr / { f = 1 } END { exit !f }'
+  check "smr $c -h" "$SMR" "$c" -h
+  check "smr help $c" "$SMR" help "$c"
+done
+
+# --------------------------------------------------------------------------
+# demo and info
+
+run "$SMR" demo
+if [ "$rc" -ne 0 ]; then
+  bad "smr demo exits 0 (exit $rc)"
+else
+  ok "smr demo exits 0"
+  expect "demo held-out accuracy >= 0.9" \
+    '/^held-out accuracy:/ { f = 1; if ($3 + 0 < 0.9) bad = 1 } END { exit !(f && !bad) }'
+  expect "demo training accuracy >= 0.9" \
+    '/^training accuracy:/ { f = 1; if ($3 + 0 < 0.9) bad = 1 } END { exit !(f && !bad) }'
+  expect "demo prints a finite held-out log-loss" \
+    '/^held-out log-loss:/ { f = ($3 + 0 > 0 && $3 + 0 < 1) } END { exit !f }'
+  expect "demo prints a 3x3 confusion matrix" \
+    '/^(setosa|versicolor|virginica) / { r++; if (NF != 4) bad = 1 } END { exit !(r == 3 && !bad) }'
+  expect "demo prints the active ISA" '/^ISA: [a-z0-9]+$/ { f = 1 } END { exit !f }'
+fi
+check "smr demo --dtype f32 --seed 7" "$SMR" demo --dtype f32 --seed 7
+expect "f32 demo held-out accuracy >= 0.9" \
+  '/^held-out accuracy:/ { f = ($3 + 0 >= 0.9) } END { exit !f }'
+check "smr demo --isa scalar" "$SMR" demo --isa scalar
+expect "demo --isa scalar runs on scalar" '/^ISA: scalar$/ { f = 1 } END { exit !f }'
+check_fail "smr demo --isa bogus" 2 "$SMR" demo --isa bogus
+check_fail "smr demo extra argument" 2 "$SMR" demo extra
+
+check "smr info" "$SMR" info
+expect "info lists scalar as compiled and available" \
+  '$1 == "scalar" && $2 == "yes" && $3 == "yes" { f = 1 } END { exit !f }'
+expect "info reports zlib" '/^zlib: (yes|no)$/ { f = 1 } END { exit !f }'
+expect "info: the active ISA is an available one" \
+  '$2 == "yes" && $3 == "yes" { avail[$1] = 1 } /^active: / { a = $2 } END { exit !(a in avail) }'
+check "SMR_ISA=scalar smr info" env SMR_ISA=scalar "$SMR" info
+expect "SMR_ISA=scalar: active scalar, honoured" \
+  '/^active: scalar$/ { a = 1 } /^SMR_ISA: "scalar" honoured/ { h = 1 } END { exit !(a && h) }'
+check "SMR_ISA=bogus smr info exits 0" env SMR_ISA=bogus "$SMR" info
+expect "SMR_ISA=bogus: reports the unknown name and the fallback" \
+  '/^SMR_ISA: "bogus" is not a known ISA name, using [a-z0-9]+$/ { f = 1 } END { exit !f }'
+check "SMR_ISA=bogus smr demo exits 0" env SMR_ISA=bogus "$SMR" demo
+# An ISA that is compiled out or not supported by this CPU, if there is one.
+run "$SMR" info
+na=$(awk '$1 ~ /^(scalar|avx2|avx512|neon)$/ && $3 == "no" { print $1; exit }' "$tmp/out")
+if [ -n "$na" ]; then
+  check "SMR_ISA=$na smr info exits 0" env SMR_ISA="$na" "$SMR" info
+  expect "SMR_ISA=$na: not available, fallback reported" \
+    '/^SMR_ISA: ".*" is not available here, using [a-z0-9]+$/ { f = 1 } END { exit !f }'
+fi
+
+# --------------------------------------------------------------------------
+# train / eval / predict on iris
+
+M=$tmp/iris.smr
+check "train iris --standardize" "$SMR" train "$IRIS" --standardize --lr 0.5 -o "$M"
+expect "train prints a summary naming the model" \
+  'index($0, "training accuracy") && index($0, "written to") { f = 1 } END { exit !f }'
+if [ -s "$M" ]; then ok "the model file exists"; else bad "the model file exists"; fi
+
+check "eval iris" "$SMR" eval "$M" "$IRIS"
+expect "eval accuracy > 0.9" '/^accuracy:/ { f = ($2 + 0 > 0.9) } END { exit !f }'
+expect "eval prints a log-loss" '/^log-loss: [0-9.]+$/ { f = 1 } END { exit !f }'
+expect "eval prints a 3x3 confusion matrix summing to 150" \
+  'c { r++; for (i = 2; i <= NF; i++) s += $i } /^confusion/ { c = 1; getline }
+   END { exit !(r == 3 && s == 150) }'
+
+n_iris=$(data_rows "$IRIS")
+check "predict iris" "$SMR" predict "$M" "$IRIS"
+cp "$tmp/out" "$tmp/pred"
+expect "predict writes one line per data row ($n_iris)" "END { exit !(NR == $n_iris) }"
+expect "predict writes class indices" '!/^[0-2]$/ { bad = 1 } END { exit bad }'
+
+check "predict --proba" "$SMR" predict "$M" "$IRIS" --proba
+cp "$tmp/out" "$tmp/proba1"
+expect "predict --proba: header + one row per data row" "END { exit !(NR == $n_iris + 1) }"
+expect "predict --proba: header of class names" 'NR == 1 { exit !($0 == "0,1,2") }'
+expect "predict --proba: 3 probabilities per row summing to 1" \
+  -F, 'NR > 1 { s = 0; for (i = 1; i <= NF; i++) { if ($i < 0 || $i > 1) bad = 1; s += $i }
+               if (NF != 3 || s < 0.999999 || s > 1.000001) bad = 1 } END { exit bad }'
+if awk -F, 'NR == FNR { p[FNR] = $1; next }
+            FNR > 1 { m = 1; for (i = 2; i <= NF; i++) if ($i > $m) m = i
+                      if (m - 1 != p[FNR - 1]) bad = 1 }
+            END { exit bad }' "$tmp/pred" "$tmp/proba1"; then
+  ok "predict == argmax(predict --proba)"
+else
+  bad "predict == argmax(predict --proba)"
+fi
+
+# sum over rows of the largest probability
+maxsum() { awk -F, 'NR > 1 { m = $1; for (i = 2; i <= NF; i++) if ($i > m) m = $i; s += m }
+                    END { printf "%.9f\n", s }' "$1"; }
+check "predict --temperature 1" "$SMR" predict "$M" "$IRIS" --proba --temperature 1
+cp "$tmp/out" "$tmp/probaT1"
+if awk -F, 'NR == FNR { for (i = 1; i <= NF; i++) a[FNR, i] = $i; next }
+            FNR > 1 { for (i = 1; i <= NF; i++) { d = $i - a[FNR, i]; if (d < -1e-7 || d > 1e-7) bad = 1 } }
+            END { exit bad }' "$tmp/proba1" "$tmp/probaT1"; then
+  ok "--temperature 1 matches plain --proba"
+else
+  bad "--temperature 1 matches plain --proba"
+fi
+check "predict --temperature 0.5" "$SMR" predict "$M" "$IRIS" --proba --temperature 0.5
+cp "$tmp/out" "$tmp/probaT05"
+check "predict -p -t 4" "$SMR" predict "$M" "$IRIS" -p -t 4
+cp "$tmp/out" "$tmp/probaT4"
+expect "--temperature 4 rows sum to 1" \
+  -F, 'NR > 1 { s = 0; for (i = 1; i <= NF; i++) s += $i; if (s < 0.999999 || s > 1.000001) bad = 1 } END { exit bad }'
+s05=$(maxsum "$tmp/probaT05")
+s1=$(maxsum "$tmp/proba1")
+s4=$(maxsum "$tmp/probaT4")
+if awk -v a="$s05" -v b="$s1" -v c="$s4" 'BEGIN { exit !(a > b && b > c) }'; then
+  ok "lower temperature sharpens, higher flattens ($s05 > $s1 > $s4)"
+else
+  bad "lower temperature sharpens, higher flattens ($s05 > $s1 > $s4)"
+fi
+check "predict --temperature without --proba" "$SMR" predict "$M" "$IRIS" --temperature 3
+if cmp -s "$tmp/out" "$tmp/pred"; then ok "temperature does not change the argmax"; else bad "temperature does not change the argmax"; fi
+
+# features without a label column: by column count, and with --no-labels
+cut -d, -f1-4 "$IRIS" >"$tmp/features.csv"
+check "predict on a features-only CSV" "$SMR" predict "$M" "$tmp/features.csv"
+if cmp -s "$tmp/out" "$tmp/pred"; then ok "features-only CSV predicts the same"; else bad "features-only CSV predicts the same"; fi
+check "predict --no-labels" "$SMR" predict "$M" "$tmp/features.csv" --no-labels
+if cmp -s "$tmp/out" "$tmp/pred"; then ok "--no-labels predicts the same"; else bad "--no-labels predicts the same"; fi
+check "predict --label-column label" "$SMR" predict "$M" "$IRIS" --label-column label
+if cmp -s "$tmp/out" "$tmp/pred"; then ok "--label-column predicts the same"; else bad "--label-column predicts the same"; fi
+run sh -c '"$1" predict "$2" - <"$3"' sh "$SMR" "$M" "$IRIS"
+if [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/pred"; then ok "predict reads stdin (-)"; else bad "predict reads stdin (-)"; fi
+tr ',' ';' <"$IRIS" >"$tmp/semi.csv"
+check "predict --delimiter ';'" "$SMR" predict "$M" "$tmp/semi.csv" --delimiter ';'
+if cmp -s "$tmp/out" "$tmp/pred"; then ok "--delimiter predicts the same"; else bad "--delimiter predicts the same"; fi
+check "eval --delimiter ';'" "$SMR" eval "$M" "$tmp/semi.csv" --delimiter ';'
+
+check_fail "predict with the wrong feature count" 1 "$SMR" predict "$M" "$DATA/wine.csv"
+check_fail "eval with the wrong feature count" 1 "$SMR" eval "$M" "$DATA/wine.csv"
+check_fail "eval without a label column" 1 "$SMR" eval "$M" "$tmp/features.csv"
+
+# f32 model
+M32=$tmp/iris32.smr
+check "train --dtype f32" "$SMR" train "$IRIS" --standardize --lr 0.5 --dtype f32 -o "$M32"
+check "eval f32 model" "$SMR" eval "$M32" "$IRIS"
+expect "f32 eval accuracy > 0.9" '/^accuracy:/ { f = ($2 + 0 > 0.9) } END { exit !f }'
+check "predict f32 --proba --temperature 2" "$SMR" predict "$M32" "$IRIS" --proba --temperature 2
+expect "f32 --proba rows sum to 1" \
+  -F, 'NR > 1 { s = 0; for (i = 1; i <= NF; i++) s += $i; if (s < 0.9999 || s > 1.0001) bad = 1 } END { exit bad }'
+check_fail "f32: --temperature below the f32 range" 2 "$SMR" predict "$M32" "$IRIS" --temperature 1e-60
+
+# --------------------------------------------------------------------------
+# every train option once
+
+MA=$tmp/all.smr
+check "train with every option (mini-batch, step schedule, early stopping, validation)" \
+  "$SMR" train "$IRIS" --output "$MA" --epochs 400 --batch-size 16 --l2 0.001 --lr 0.2 \
+  --schedule step --step-size 50 --gamma 0.9 --decay 0.01 --lr-min 0.001 --no-shuffle \
+  --shuffle-seed 7 --early-stopping --patience 20 --min-delta 1e-5 --validation-fraction 0.2 \
+  --standardize --verbose --dtype f32 --seed 3 --label-column label --delimiter ,
+expect "summary reports a validation loss" 'index($0, "validation loss") { f = 1 } END { exit !f }'
+check "eval the every-option model" "$SMR" eval "$MA" "$IRIS"
+expect "every-option model accuracy > 0.8" '/^accuracy:/ { f = ($2 + 0 > 0.8) } END { exit !f }'
+check "train --schedule inv-time" "$SMR" train "$IRIS" -o "$MA" --epochs 50 --standardize \
+  --schedule inv-time --decay 0.05 --batch-size 32 --shuffle-seed 1
+check "train --schedule cosine" "$SMR" train "$IRIS" -o "$MA" --epochs 50 --standardize \
+  --schedule cosine --lr 0.5 --lr-min 0.01
+check "train --schedule constant --early-stopping" "$SMR" train "$IRIS" -o "$MA" --epochs 5000 \
+  --standardize --lr 0.5 --early-stopping --patience 5 --min-delta 1e-3
+expect "early stopping stops early" 'index($0, "stopped early)") { f = 1 } END { exit !f }'
+check "train --option=value form" "$SMR" train "$IRIS" --output="$MA" --epochs=20 --lr=0.3
+check "train reads stdin (-)" sh -c '"$1" train - -o "$2" --epochs 20 <"$3"' sh "$SMR" "$MA" "$IRIS"
+
+# --------------------------------------------------------------------------
+# usage errors: exit 2, message on stderr
+
+check_fail "no command" 2 "$SMR"
+check_fail "unknown command" 2 "$SMR" frobnicate
+check_fail "unknown program option" 2 "$SMR" --frobnicate
+check_fail "help for an unknown command" 2 "$SMR" help frobnicate
+check_fail "unknown train option" 2 "$SMR" train "$IRIS" -o "$MA" --frobnicate
+check_fail "unknown short option" 2 "$SMR" train "$IRIS" -o "$MA" -x
+check_fail "flag given a value" 2 "$SMR" train "$IRIS" -o "$MA" --standardize=yes
+check_fail "option missing its value" 2 "$SMR" train "$IRIS" -o "$MA" --epochs
+check_fail "train without -o" 2 "$SMR" train "$IRIS"
+check_fail "train without data" 2 "$SMR" train -o "$MA"
+check_fail "train with two data files" 2 "$SMR" train "$IRIS" "$IRIS" -o "$MA"
+for bad_opt in "--epochs abc" "--epochs 0" "--epochs -5" "--epochs 1.5" "--epochs 99999999999999999999999" \
+               "--epochs= 10" "--l2 -1" "--l2 nan" "--l2 inf" "--lr 0" "--lr abc" "--lr 1e999" \
+               "--dtype f16" "--schedule linear" "--step-size 0" "--gamma 0" "--gamma 1.5" \
+               "--decay -0.1" "--lr-min -1" "--lr-min 0.5" "--patience 0" "--min-delta -1" \
+               "--validation-fraction 1" "--validation-fraction -0.1" "--seed -1" "--seed x" \
+               "--shuffle-seed 18446744073709551616" "--batch-size 2x" "--delimiter ab" \
+               "--label-column="; do
+  # shellcheck disable=SC2086 # split the option and its value on purpose
+  check_fail "train $bad_opt" 2 "$SMR" train "$IRIS" -o "$MA" $bad_opt
+  if ! grep -q -- "${bad_opt%%[ =]*}" "$tmp/err"; then bad "the message for '$bad_opt' names the option"; fi
+done
+check_fail "train --delimiter '\"'" 2 "$SMR" train "$IRIS" -o "$MA" --delimiter '"'
+check_fail "predict --temperature 0" 2 "$SMR" predict "$M" "$IRIS" --temperature 0
+check_fail "predict --temperature -1" 2 "$SMR" predict "$M" "$IRIS" --temperature -1
+check_fail "predict --temperature inf" 2 "$SMR" predict "$M" "$IRIS" --temperature inf
+check_fail "predict --temperature abc" 2 "$SMR" predict "$M" "$IRIS" --temperature abc
+check_fail "predict with one argument" 2 "$SMR" predict "$M"
+check_fail "predict --no-labels with --label-column" 2 "$SMR" predict "$M" "$IRIS" --no-labels --label-column label
+check_fail "eval with three arguments" 2 "$SMR" eval "$M" "$IRIS" "$IRIS"
+check_fail "info with an argument" 2 "$SMR" info extra
+
+# --------------------------------------------------------------------------
+# runtime errors: exit 1, message on stderr
+
+check_fail "train on a missing file" 1 "$SMR" train "$tmp/missing.csv" -o "$MA"
+check_fail "predict with a missing model" 1 "$SMR" predict "$tmp/missing.smr" "$IRIS"
+check_fail "predict on a missing data file" 1 "$SMR" predict "$M" "$tmp/missing.csv"
+check_fail "eval with a missing model" 1 "$SMR" eval "$tmp/missing.smr" "$IRIS"
+check_fail "train to an unwritable path" 1 "$SMR" train "$IRIS" -o "$tmp/no/such/dir/m.smr" --epochs 5
+printf 'a,b,label\n1,2,0\n3,x,1\n' >"$tmp/bad.csv"
+check_fail "train on malformed CSV" 1 "$SMR" train "$tmp/bad.csv" -o "$MA"
+if grep -q 'bad\.csv:3:' "$tmp/err"; then ok "the CSV error names file and line (bad.csv:3:)"; else bad "the CSV error names file and line (bad.csv:3:)"; fi
+printf 'a,b,label\n1,2,0\n3,4\n' >"$tmp/short.csv"
+check_fail "train on a row with too few fields" 1 "$SMR" train "$tmp/short.csv" -o "$MA"
+printf 'a,b,label\n' >"$tmp/empty.csv"
+check_fail "train on a CSV without rows" 1 "$SMR" train "$tmp/empty.csv" -o "$MA"
+printf 'a,b,label\n1,2,0\n1,nan,1\n' >"$tmp/nan.csv"
+check_fail "train on a CSV with NaN" 1 "$SMR" train "$tmp/nan.csv" -o "$MA"
+
+# corrupted, truncated and foreign model files
+size=$(wc -c <"$M" | tr -d ' ')
+cp "$M" "$tmp/flip.smr"
+off=$((size / 2))
+byte=$(od -An -tu1 -j "$off" -N1 "$M" | tr -d ' ')
+# shellcheck disable=SC2059 # the format is the octal escape we build
+printf "\\$(printf '%03o' $(((byte + 1) % 256)))" |
+  dd of="$tmp/flip.smr" bs=1 seek="$off" conv=notrunc 2>/dev/null
+if cmp -s "$M" "$tmp/flip.smr"; then bad "the corrupted copy differs"; fi
+check_fail "a model with a flipped byte is rejected" 1 "$SMR" predict "$tmp/flip.smr" "$IRIS"
+check_fail "eval rejects the corrupted model" 1 "$SMR" eval "$tmp/flip.smr" "$IRIS"
+head -c "$off" "$M" >"$tmp/trunc.smr"
+check_fail "a truncated model is rejected" 1 "$SMR" predict "$tmp/trunc.smr" "$IRIS"
+: >"$tmp/empty.smr"
+check_fail "an empty model file is rejected" 1 "$SMR" predict "$tmp/empty.smr" "$IRIS"
+check_fail "a CSV given as the model is rejected" 1 "$SMR" predict "$IRIS" "$IRIS"
+check_fail "a directory given as the model is rejected" 1 "$SMR" predict "$tmp" "$IRIS"
+
+# --------------------------------------------------------------------------
+# string labels: names are stored in the model and predicted back
+
+awk 'BEGIN {
+  print "x1,x2,species"
+  for (i = 0; i < 12; i++) {
+    j = (i % 4) * 0.1
+    printf "%.2f,%.2f,cat\n", 0.1 + j, 0.2 - j / 2
+    printf "%.2f,%.2f,dog\n", 5.0 + j, 5.1 - j
+    printf "%.2f,%.2f,\"great owl\"\n", 0.2 - j, 5.3 + j
+  }
+}' >"$tmp/pets.csv"
+MP=$tmp/pets.smr
+check "train on string labels" "$SMR" train "$tmp/pets.csv" --standardize --lr 0.5 --epochs 500 -o "$MP"
+check "predict names" "$SMR" predict "$MP" "$tmp/pets.csv"
+awk -F, 'NR > 1 { gsub(/"/, "", $3); print $3 }' "$tmp/pets.csv" >"$tmp/pets.truth"
+if cmp -s "$tmp/out" "$tmp/pets.truth"; then ok "predicted names equal the true names"; else bad "predicted names equal the true names"; fi
+check "predict --proba with names" "$SMR" predict "$MP" "$tmp/pets.csv" --proba
+expect "the --proba header holds the sorted class names" 'NR == 1 { exit !($0 == "cat,dog,great owl") }'
+cut -d, -f1,2 "$tmp/pets.csv" >"$tmp/pets-features.csv"
+check "predict names from features only" "$SMR" predict "$MP" "$tmp/pets-features.csv"
+if cmp -s "$tmp/out" "$tmp/pets.truth"; then ok "features-only input predicts the same names"; else bad "features-only input predicts the same names"; fi
+check "eval with names" "$SMR" eval "$MP" "$tmp/pets.csv"
+expect "eval with names: accuracy 1" '/^accuracy:/ { f = ($2 + 0 == 1) } END { exit !f }'
+expect "eval with names: the matrix is labelled" '/^great owl / { f = 1 } END { exit !f }'
+printf 'x1,x2,species\n0.1,0.2,cow\n' >"$tmp/cow.csv"
+check_fail "eval rejects a class the model does not know" 1 "$SMR" eval "$MP" "$tmp/cow.csv"
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $5 = "c" $5 } { print }' "$IRIS" >"$tmp/named-iris.csv"
+check_fail "eval rejects string labels for a model without names" 1 "$SMR" eval "$M" "$tmp/named-iris.csv"
+
+# --------------------------------------------------------------------------
+# output errors
+
+if [ -w /dev/full ]; then
+  run sh -c '"$1" predict "$2" "$3" >/dev/full' sh "$SMR" "$M" "$IRIS"
+  if [ "$rc" -ne 0 ] && grep -q '^smr' "$tmp/err"; then ok "a failed write to stdout is an error"; else bad "a failed write to stdout is an error"; fi
+fi
+
+echo "$pass passed, $failed failed"
+[ "$failed" -eq 0 ]

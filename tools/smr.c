@@ -1,1 +1,1458 @@
-int main(void) { return 0; }
+/*
+ * smr.c - the command-line tool: train, predict, eval, demo, info.
+ *
+ * Everything numeric goes through the public API in smr.h; this file only
+ * parses arguments, moves data between CSV, model files and the API, and
+ * formats results. Exit codes: 0 success, 1 runtime error (I/O, malformed
+ * input, diverged training), 2 usage error (bad option or value).
+ * Messages go to stderr as "smr: ..."; results go to stdout.
+ */
+#include "smr.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* tools/iris_data.c, generated from data/iris.csv by tools/embed.c. */
+extern const unsigned char smr_iris_csv[];
+extern const size_t smr_iris_csv_len;
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+#if defined(__GNUC__)
+#define SMR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SMR_PRINTF(a, b)
+#endif
+
+/* The subcommand being run, for usage messages ("smr train: ..."). */
+static const char *g_cmd = NULL;
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A runtime error: "smr: message". Returns EXIT_RUNTIME for `return fail(..)`. */
+static int fail(const char *fmt, ...) SMR_PRINTF(1, 2);
+static int fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("smr: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return EXIT_RUNTIME;
+}
+
+/* A usage error: "smr CMD: message" plus a pointer to --help. */
+static int usage_fail(const char *fmt, ...) SMR_PRINTF(1, 2);
+static int usage_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (g_cmd != NULL) fprintf(stderr, "smr %s: ", g_cmd);
+  else fputs("smr: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  if (g_cmd != NULL) fprintf(stderr, "Try 'smr %s --help'.\n", g_cmd);
+  else fputs("Try 'smr --help'.\n", stderr);
+  return EXIT_USAGE;
+}
+
+/* A loader error as "smr: FILE:LINE:COL: message". The library's message
+   already names the file; when it starts with `path` it is printed as is,
+   otherwise the location is prefixed here. */
+static int fail_file(const char *path, smr_status s, const smr_error_detail *err) {
+  const char *msg = (err != NULL && err->message[0] != '\0') ? err->message : NULL;
+  if (msg == NULL) return fail("%s: %s", path, smr_strerror(s));
+  size_t plen = strlen(path);
+  if (strncmp(msg, path, plen) == 0 && msg[plen] == ':') return fail("%s", msg);
+  if (err->line > 0 && err->column > 0)
+    return fail("%s:%zu:%zu: %s", path, err->line, err->column, msg);
+  if (err->line > 0) return fail("%s:%zu: %s", path, err->line, msg);
+  return fail("%s: %s", path, msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strict value parsing (the whole string, range-checked)                    */
+/* ------------------------------------------------------------------------ */
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  if (s == NULL || *s < '0' || *s > '9') return false; /* no sign, no space */
+  errno = 0;
+  char *end = NULL;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0') return false;
+  if (v > UINT64_MAX) return false;
+  *out = (uint64_t)v;
+  return true;
+}
+
+/* An integer option in [min, max]; prints a usage error when invalid. */
+static bool opt_size(const char *opt, const char *s, size_t min, size_t max, size_t *out) {
+  uint64_t v;
+  if (!parse_u64(s, &v) || v < min || v > max) {
+    usage_fail("invalid value '%s' for %s: expected an integer in [%zu, %zu]", s, opt, min, max);
+    return false;
+  }
+  *out = (size_t)v;
+  return true;
+}
+
+static bool opt_u64(const char *opt, const char *s, uint64_t *out) {
+  if (!parse_u64(s, out)) {
+    usage_fail("invalid value '%s' for %s: expected an integer in [0, %" PRIu64 "]", s, opt,
+               UINT64_MAX);
+    return false;
+  }
+  return true;
+}
+
+/* A finite number; `what` describes the accepted range for the message. */
+static bool parse_finite(const char *s, double *out) {
+  if (s == NULL || *s == '\0') return false;
+  if (!(*s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9'))) return false;
+  errno = 0;
+  char *end = NULL;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || !isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+enum range { GT0, GE0, GT0_LE1, GE0_LT1 };
+
+static bool opt_double(const char *opt, const char *s, enum range r, double *out) {
+  static const char *const expect[] = {
+    [GT0] = "a finite number > 0",
+    [GE0] = "a finite number >= 0",
+    [GT0_LE1] = "a number in (0, 1]",
+    [GE0_LT1] = "a number in [0, 1)",
+  };
+  double v;
+  bool ok = parse_finite(s, &v);
+  if (ok) {
+    switch (r) {
+    case GT0: ok = v > 0; break;
+    case GE0: ok = v >= 0; break;
+    case GT0_LE1: ok = v > 0 && v <= 1; break;
+    case GE0_LT1: ok = v >= 0 && v < 1; break;
+    }
+  }
+  if (!ok) {
+    usage_fail("invalid value '%s' for %s: expected %s", s, opt, expect[r]);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+static bool opt_dtype(const char *s, smr_dtype *out) {
+  if (strcmp(s, "f32") == 0) *out = SMR_F32;
+  else if (strcmp(s, "f64") == 0) *out = SMR_F64;
+  else {
+    usage_fail("invalid value '%s' for --dtype: expected f32 or f64", s);
+    return false;
+  }
+  return true;
+}
+
+static bool opt_schedule(const char *s, smr_lr_schedule *out) {
+  if (strcmp(s, "constant") == 0) *out = SMR_LR_CONSTANT;
+  else if (strcmp(s, "step") == 0) *out = SMR_LR_STEP;
+  else if (strcmp(s, "inv-time") == 0) *out = SMR_LR_INV_TIME;
+  else if (strcmp(s, "cosine") == 0) *out = SMR_LR_COSINE;
+  else {
+    usage_fail("invalid value '%s' for --schedule: expected constant, step, inv-time or cosine", s);
+    return false;
+  }
+  return true;
+}
+
+/* One byte, or "\t" / "tab" for a tab. Quotes and line ends are reserved. */
+static bool opt_delimiter(const char *s, char *out) {
+  char c = 0;
+  if (strcmp(s, "\\t") == 0 || strcmp(s, "tab") == 0) c = '\t';
+  else if (s[0] != '\0' && s[1] == '\0') c = s[0];
+  if (c == 0 || c == '"' || c == '\n' || c == '\r') {
+    usage_fail("invalid value '%s' for --delimiter: expected one character (not a quote or line end; "
+               "'tab' for a tab)", s);
+    return false;
+  }
+  *out = c;
+  return true;
+}
+
+static const char *dtype_name(smr_dtype t) { return t == SMR_F32 ? "f32" : "f64"; }
+
+/* ------------------------------------------------------------------------ */
+/* getopt_long plumbing                                                      */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_POSITIONAL 8
+
+typedef struct args {
+  const char *pos[MAX_POSITIONAL];
+  size_t npos;
+} args;
+
+/* Name of the option with code `val`, for messages. */
+static void option_name(const struct option *lo, int val, char *buf, size_t len) {
+  for (; lo->name != NULL; lo++) {
+    if (lo->val == val) {
+      snprintf(buf, len, "--%s", lo->name);
+      return;
+    }
+  }
+  if (val > 0 && val < 128) snprintf(buf, len, "-%c", val);
+  else snprintf(buf, len, "option");
+}
+
+/* Handles the codes every subcommand shares: positionals (1), unknown
+   options ('?') and missing values (':'). Returns 0 if handled, EXIT_USAGE on
+   a usage error, -1 when `c` is a subcommand's own option. */
+static int common_opt(int c, char **argv, const struct option *lo, args *a) {
+  char name[64];
+  switch (c) {
+  case 1:
+    if (a->npos == MAX_POSITIONAL) return usage_fail("too many arguments");
+    a->pos[a->npos++] = optarg;
+    return 0;
+  case ':':
+    option_name(lo, optopt, name, sizeof name);
+    return usage_fail("option %s requires a value", name);
+  case '?':
+    /* optopt is 0 for an unknown long option, the character of an unknown
+       short option, or the code of a long option given a value it does not
+       take ("--help=x"). */
+    if (optopt == 0) return usage_fail("unknown option '%s'", argv[optind - 1]);
+    for (const struct option *o = lo; o->name != NULL; o++)
+      if (o->val == optopt && o->has_arg == no_argument && strncmp(argv[optind - 1], "--", 2) == 0) {
+        option_name(lo, optopt, name, sizeof name);
+        return usage_fail("option %s does not take a value", name);
+      }
+    if (optopt > 0 && optopt < 128) return usage_fail("unknown option '-%c'", optopt);
+    return usage_fail("unknown option '%s'", argv[optind - 1]);
+  default:
+    return -1;
+  }
+}
+
+/* Arguments after "--" are positionals too. */
+static int rest_positionals(int argc, char **argv, args *a) {
+  for (int i = optind; i < argc; i++) {
+    if (a->npos == MAX_POSITIONAL) return usage_fail("too many arguments");
+    a->pos[a->npos++] = argv[i];
+  }
+  return 0;
+}
+
+/* In-order scanning ("-": positionals come back as code 1, whatever
+   POSIXLY_CORRECT says) and no getopt messages (":"): we print our own. */
+static const char short_opts_train[] = "-:ho:";
+static const char short_opts_plain[] = "-:h";
+
+/* ------------------------------------------------------------------------ */
+/* Small utilities                                                           */
+/* ------------------------------------------------------------------------ */
+
+static bool mul_ok(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return false;
+  *out = a * b;
+  return true;
+}
+
+/* malloc(n * size) with overflow check; n = 0 gives a 1-byte block so that
+   NULL always means failure. */
+static void *alloc_array(size_t n, size_t size) {
+  size_t bytes;
+  if (!mul_ok(n, size, &bytes)) return NULL;
+  return malloc(bytes == 0 ? 1 : bytes);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Reads a whole stream; *buf is malloc'd (NUL-terminated for convenience). */
+static bool read_stream(FILE *f, char **buf, size_t *len) {
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap);
+  if (b == NULL) return false;
+  errno = 0;
+  for (;;) {
+    if (cap - n < 2) {
+      if (cap > SIZE_MAX / 2) { free(b); errno = ENOMEM; return false; }
+      char *nb = realloc(b, cap * 2);
+      if (nb == NULL) { free(b); errno = ENOMEM; return false; }
+      b = nb;
+      cap *= 2;
+    }
+    size_t got = fread(b + n, 1, cap - n - 1, f);
+    n += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    int e = errno != 0 ? errno : EIO;
+    free(b);
+    errno = e;
+    return false;
+  }
+  b[n] = '\0';
+  *buf = b;
+  *len = n;
+  return true;
+}
+
+/* A CSV field: quoted when it holds a delimiter, quote or line end. */
+static void put_field(FILE *f, const char *s) {
+  if (strpbrk(s, ",\"\r\n") == NULL) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s != '\0'; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* The class's name, or its index when the model has no names. */
+static const char *class_label(const smr_model *m, size_t j, char buf[32]) {
+  const char *name = smr_model_class_name(m, j);
+  if (name != NULL) return name;
+  snprintf(buf, 32, "%zu", j);
+  return buf;
+}
+
+/* Flushes stdout and reports a failed write (e.g. a full disk). */
+static int finish_stdout(void) {
+  if (fflush(stdout) != 0 || ferror(stdout)) return fail("error writing output: %s", strerror(errno));
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Data: CSV files ("-" is stdin) and features in the model's dtype          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct data_source {
+  const char *path;   /* as given; "-" for stdin */
+  char *text;         /* stdin contents, read once */
+  size_t len;
+} data_source;
+
+static void source_free(data_source *src) { free(src->text); }
+
+/* Parses the source; on error prints the message unless `quiet`. */
+static int read_data(data_source *src, const smr_csv_options *o, smr_dataset **ds, bool quiet) {
+  smr_error_detail err;
+  memset(&err, 0, sizeof err);
+  smr_status s;
+  *ds = NULL;
+  if (strcmp(src->path, "-") == 0) {
+    if (src->text == NULL && !read_stream(stdin, &src->text, &src->len))
+      return quiet ? EXIT_RUNTIME : fail("<stdin>: %s", strerror(errno));
+    s = smr_dataset_parse_csv(ds, src->text, src->len, "<stdin>", o, &err);
+    if (s != SMR_OK) return quiet ? EXIT_RUNTIME : fail_file("<stdin>", s, &err);
+    return 0;
+  }
+  s = smr_dataset_read_csv(ds, src->path, o, &err);
+  if (s != SMR_OK) return quiet ? EXIT_RUNTIME : fail_file(src->path, s, &err);
+  return 0;
+}
+
+/* Rows `rows` (all when NULL) and the first `d` columns of the data set's
+   features, converted to `dtype` in a new buffer (n x d). */
+static void *features_as(const smr_dataset *ds, smr_dtype dtype, const size_t *rows, size_t n,
+                         size_t d) {
+  size_t nd;
+  if (!mul_ok(n, d, &nd)) return NULL;
+  const double *X = smr_dataset_features(ds);
+  size_t dc = smr_dataset_num_features(ds);
+  void *out = alloc_array(nd, dtype == SMR_F32 ? sizeof(float) : sizeof(double));
+  if (out == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const double *src = X + (rows != NULL ? rows[i] : i) * dc;
+    if (dtype == SMR_F32) {
+      float *dst = (float *)out + i * d;
+      for (size_t j = 0; j < d; j++) dst[j] = (float)src[j];
+    } else {
+      memcpy((double *)out + i * d, src, d * sizeof(double));
+    }
+  }
+  return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* dtype-generic wrappers over the API                                       */
+/* ------------------------------------------------------------------------ */
+
+static smr_status model_fit(smr_model *m, const void *X, const int32_t *y, size_t n,
+                            const smr_fit_options *o, smr_fit_report *r) {
+  return smr_model_dtype(m) == SMR_F32 ? smr_fit_f32(m, X, y, n, o, r)
+                                       : smr_fit_f64(m, X, y, n, o, r);
+}
+
+static smr_status model_loss(const smr_model *m, const void *X, const int32_t *y, size_t n,
+                             double *loss) {
+  return smr_model_dtype(m) == SMR_F32 ? smr_loss_f32(m, X, y, n, loss)
+                                       : smr_loss_f64(m, X, y, n, loss);
+}
+
+static smr_status model_predict(const smr_model *m, const void *X, size_t n, int32_t *labels) {
+  return smr_model_dtype(m) == SMR_F32 ? smr_predict_f32(m, X, n, labels)
+                                       : smr_predict_f64(m, X, n, labels);
+}
+
+/* P (n x k, model dtype) = softmax(logits / T); T = 1 uses predict_proba. */
+static smr_status model_proba(const smr_model *m, const void *X, size_t n, void *P,
+                              double temperature, bool use_temperature) {
+  size_t k = smr_model_num_classes(m);
+  smr_status s;
+  if (smr_model_dtype(m) == SMR_F32) {
+    if (!use_temperature) return smr_predict_proba_f32(m, X, n, P);
+    s = smr_forward_f32(m, X, n, P, NULL);
+    if (s != SMR_OK) return s;
+    return smr_softmax_temperature_f32(P, P, n, k, (float)temperature);
+  }
+  if (!use_temperature) return smr_predict_proba_f64(m, X, n, P);
+  s = smr_forward_f64(m, X, n, P, NULL);
+  if (s != SMR_OK) return s;
+  return smr_softmax_temperature_f64(P, P, n, k, temperature);
+}
+
+static double proba_at(const smr_model *m, const void *P, size_t idx) {
+  return smr_model_dtype(m) == SMR_F32 ? (double)((const float *)P)[idx]
+                                       : ((const double *)P)[idx];
+}
+
+/* First maximum of each row; -1 for a row with a NaN (as smr_predict). */
+static void argmax_rows(const smr_model *m, const void *P, size_t n, size_t k, int32_t *out) {
+  for (size_t i = 0; i < n; i++) {
+    int32_t best = 0;
+    double bv = proba_at(m, P, i * k);
+    bool nan = isnan(bv);
+    for (size_t j = 1; j < k && !nan; j++) {
+      double v = proba_at(m, P, i * k + j);
+      if (isnan(v)) nan = true;
+      else if (v > bv) { bv = v; best = (int32_t)j; }
+    }
+    out[i] = nan ? -1 : best;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Model files (read/written here so I/O errors can name their cause)        */
+/* ------------------------------------------------------------------------ */
+
+static int load_model(const char *path, smr_model **m) {
+  smr_error_detail err;
+  memset(&err, 0, sizeof err);
+  smr_status s = smr_model_load_file(m, path, &err);
+  if (s == SMR_OK) return 0;
+  /* err.message is "PATH: what"; say what kind of file was expected. */
+  const char *what = err.message;
+  size_t plen = strlen(path);
+  if (strncmp(what, path, plen) == 0 && strncmp(what + plen, ": ", 2) == 0) what += plen + 2;
+  if (what[0] == '\0') what = smr_strerror(s);
+  if (s == SMR_EFORMAT) return fail("%s: not a valid smr model: %s", path, what);
+  return fail("%s: %s", path, what);
+}
+
+/* smr_model_save writes a temporary file and renames it, so a failure leaves
+   any existing model intact. errno names the cause when the failing system
+   call set it. */
+static int save_model(const smr_model *m, const char *path) {
+  errno = 0;
+  smr_status s = smr_model_save(m, path);
+  if (s == SMR_OK) return 0;
+  if (s == SMR_EIO && errno != 0)
+    return fail("%s: cannot write the model: %s", path, strerror(errno));
+  return fail("%s: cannot write the model: %s", path, smr_strerror(s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress (the fit callback)                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct progress {
+  size_t epochs;
+  double last_draw;
+  bool drawn;    /* a line is on the screen */
+  bool pending;  /* the latest epoch is not shown yet */
+  size_t epoch;
+  double train_loss, val_loss;
+} progress;
+
+static void progress_draw(progress *p) {
+  if (isnan(p->val_loss))
+    fprintf(stderr, "\repoch %zu/%zu  loss %.4f   ", p->epoch + 1, p->epochs, p->train_loss);
+  else
+    fprintf(stderr, "\repoch %zu/%zu  loss %.4f  val %.4f   ", p->epoch + 1, p->epochs,
+            p->train_loss, p->val_loss);
+  fflush(stderr);
+  p->drawn = true;
+  p->pending = false;
+}
+
+/* Rewrites one stderr line at most ten times a second; progress_end shows
+   the last epoch. */
+static bool progress_cb(void *user, size_t epoch, double train_loss, double val_loss) {
+  progress *p = user;
+  p->epoch = epoch;
+  p->train_loss = train_loss;
+  p->val_loss = val_loss;
+  p->pending = true;
+  double t = now_seconds();
+  if (p->drawn && t - p->last_draw < 0.1) return true;
+  p->last_draw = t;
+  progress_draw(p);
+  return true;
+}
+
+static void progress_end(progress *p) {
+  if (p->pending) progress_draw(p);
+  if (p->drawn) fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Confusion matrix                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* cm[t * k + p] counts rows of true class t predicted as p. */
+static void print_confusion(const smr_model *m, const size_t *cm, size_t k) {
+  char buf[32];
+  int w0 = (int)strlen("true\\pred");
+  for (size_t j = 0; j < k; j++) {
+    int l = (int)strlen(class_label(m, j, buf));
+    if (l > w0) w0 = l;
+  }
+  printf("%-*s", w0, "true\\pred");
+  for (size_t j = 0; j < k; j++) {
+    const char *name = class_label(m, j, buf);
+    int w = (int)strlen(name);
+    for (size_t t = 0; t < k; t++) {
+      int dig = snprintf(buf, sizeof buf, "%zu", cm[t * k + j]);
+      if (dig > w) w = dig;
+    }
+    printf("  %*s", w, class_label(m, j, buf));
+  }
+  putchar('\n');
+  for (size_t t = 0; t < k; t++) {
+    printf("%-*s", w0, class_label(m, t, buf));
+    for (size_t j = 0; j < k; j++) {
+      int w = (int)strlen(class_label(m, j, buf));
+      for (size_t r = 0; r < k; r++) {
+        int dig = snprintf(buf, sizeof buf, "%zu", cm[r * k + j]);
+        if (dig > w) w = dig;
+      }
+      printf("  %*zu", w, cm[t * k + j]);
+    }
+    putchar('\n');
+  }
+}
+
+/* Accuracy, and the confusion matrix when cm != NULL (k x k, zeroed here). */
+static double accuracy(const int32_t *truth, const int32_t *pred, size_t n, size_t k,
+                       size_t *correct, size_t *cm) {
+  size_t c = 0;
+  if (cm != NULL) memset(cm, 0, k * k * sizeof *cm);
+  for (size_t i = 0; i < n; i++) {
+    if (pred[i] == truth[i]) c++;
+    if (cm != NULL && pred[i] >= 0 && truth[i] >= 0 && (size_t)truth[i] < k &&
+        (size_t)pred[i] < k)
+      cm[(size_t)truth[i] * k + (size_t)pred[i]]++;
+  }
+  *correct = c;
+  return n == 0 ? 0.0 : (double)c / (double)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr train                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void help_train(FILE *f) {
+  fputs(
+    "Usage: smr train DATA.csv -o MODEL [options]\n"
+    "\n"
+    "Trains a softmax regression model on DATA.csv (a header row, numeric\n"
+    "features, one label column; '-' reads stdin) and writes it to MODEL.\n"
+    "String labels become the model's class names.\n"
+    "\n"
+    "Output and data:\n"
+    "  -o, --output MODEL         model file to write (required)\n"
+    "      --label-column NAME    the label column (default: the last column)\n"
+    "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    "      --dtype f32|f64        model precision (default f64)\n"
+    "      --seed N               weight initialization seed (default 0)\n"
+    "      --standardize          learn per-feature mean/scale, store them in the model\n"
+    "\n"
+    "Optimization:\n"
+    "      --epochs N             epochs, >= 1 (default 1000)\n"
+    "      --batch-size N         mini-batch size, 0 = full batch (default 0)\n"
+    "      --lr X                 learning rate, > 0 (default 0.1)\n"
+    "      --l2 X                 L2 penalty (l2/2)*||W||^2, >= 0 (default 0)\n"
+    "      --schedule S           constant|step|inv-time|cosine (default constant)\n"
+    "      --step-size N          step: epochs per decay, >= 1 (default 100)\n"
+    "      --gamma X              step: decay factor in (0, 1] (default 0.5)\n"
+    "      --decay X              inv-time: lr / (1 + decay*epoch), >= 0 (default 0.01)\n"
+    "      --lr-min X             cosine: final rate in [0, lr] (default 0)\n"
+    "      --no-shuffle           keep row order for mini-batches\n"
+    "      --shuffle-seed N       mini-batch / validation split seed (default 0)\n"
+    "\n"
+    "Early stopping:\n"
+    "      --early-stopping       stop when the monitored loss plateaus\n"
+    "      --patience N           epochs without improvement, >= 1 (default 10)\n"
+    "      --min-delta X          minimum improvement, >= 0 (default 1e-6)\n"
+    "      --validation-fraction X  held-out fraction in [0, 1) (default 0)\n"
+    "\n"
+    "      --verbose              the library's per-epoch progress on stderr\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "A progress line is shown on stderr when it is a terminal.\n"
+    "Example: smr train data/iris.csv --standardize --lr 0.5 -o iris.smr\n",
+    f);
+}
+
+enum {
+  O_EPOCHS = 256, O_BATCH, O_L2, O_LR, O_SCHEDULE, O_STEP_SIZE, O_GAMMA, O_DECAY, O_LR_MIN,
+  O_NO_SHUFFLE, O_SHUFFLE_SEED, O_EARLY, O_PATIENCE, O_MIN_DELTA, O_VAL_FRACTION,
+  O_STANDARDIZE, O_VERBOSE, O_DTYPE, O_SEED, O_LABEL_COLUMN, O_DELIMITER, O_PROBA,
+  O_TEMPERATURE, O_NO_LABELS, O_ISA
+};
+
+static const struct option train_opts[] = {
+  {"epochs", required_argument, NULL, O_EPOCHS},
+  {"batch-size", required_argument, NULL, O_BATCH},
+  {"l2", required_argument, NULL, O_L2},
+  {"lr", required_argument, NULL, O_LR},
+  {"schedule", required_argument, NULL, O_SCHEDULE},
+  {"step-size", required_argument, NULL, O_STEP_SIZE},
+  {"gamma", required_argument, NULL, O_GAMMA},
+  {"decay", required_argument, NULL, O_DECAY},
+  {"lr-min", required_argument, NULL, O_LR_MIN},
+  {"no-shuffle", no_argument, NULL, O_NO_SHUFFLE},
+  {"shuffle-seed", required_argument, NULL, O_SHUFFLE_SEED},
+  {"early-stopping", no_argument, NULL, O_EARLY},
+  {"patience", required_argument, NULL, O_PATIENCE},
+  {"min-delta", required_argument, NULL, O_MIN_DELTA},
+  {"validation-fraction", required_argument, NULL, O_VAL_FRACTION},
+  {"standardize", no_argument, NULL, O_STANDARDIZE},
+  {"verbose", no_argument, NULL, O_VERBOSE},
+  {"dtype", required_argument, NULL, O_DTYPE},
+  {"seed", required_argument, NULL, O_SEED},
+  {"label-column", required_argument, NULL, O_LABEL_COLUMN},
+  {"delimiter", required_argument, NULL, O_DELIMITER},
+  {"output", required_argument, NULL, 'o'},
+  {"help", no_argument, NULL, 'h'},
+  {NULL, 0, NULL, 0},
+};
+
+typedef struct train_cfg {
+  smr_fit_options fit;
+  double lr;
+  uint64_t seed;
+  smr_dtype dtype;
+  smr_csv_options csv;
+  const char *output;
+  const char *data;
+  bool lr_min_set;
+} train_cfg;
+
+/* Fills cfg from the command line. Returns 0, EXIT_USAGE, or -1 for --help. */
+static int parse_train(int argc, char **argv, train_cfg *cfg) {
+  args a = {{NULL}, 0};
+  smr_fit_options *fo = &cfg->fit;
+  int c;
+  while ((c = getopt_long(argc, argv, short_opts_train, train_opts, NULL)) != -1) {
+    int r = common_opt(c, argv, train_opts, &a);
+    if (r > 0) return r;
+    if (r == 0) continue;
+    bool ok = true;
+    switch (c) {
+    case 'h': return -1;
+    case 'o':
+      cfg->output = optarg;
+      if (optarg[0] == '\0') return usage_fail("--output needs a non-empty path");
+      break;
+    case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo->epochs); break;
+    case O_BATCH: ok = opt_size("--batch-size", optarg, 0, SIZE_MAX, &fo->batch_size); break;
+    case O_L2: ok = opt_double("--l2", optarg, GE0, &fo->l2); break;
+    case O_LR: ok = opt_double("--lr", optarg, GT0, &cfg->lr); break;
+    case O_SCHEDULE: ok = opt_schedule(optarg, &fo->schedule); break;
+    case O_STEP_SIZE: ok = opt_size("--step-size", optarg, 1, SIZE_MAX, &fo->step_size); break;
+    case O_GAMMA: ok = opt_double("--gamma", optarg, GT0_LE1, &fo->gamma); break;
+    case O_DECAY: ok = opt_double("--decay", optarg, GE0, &fo->decay); break;
+    case O_LR_MIN:
+      ok = opt_double("--lr-min", optarg, GE0, &fo->lr_min);
+      cfg->lr_min_set = true;
+      break;
+    case O_NO_SHUFFLE: fo->shuffle = false; break;
+    case O_SHUFFLE_SEED: ok = opt_u64("--shuffle-seed", optarg, &fo->shuffle_seed); break;
+    case O_EARLY: fo->early_stopping = true; break;
+    case O_PATIENCE: ok = opt_size("--patience", optarg, 1, SIZE_MAX, &fo->patience); break;
+    case O_MIN_DELTA: ok = opt_double("--min-delta", optarg, GE0, &fo->min_delta); break;
+    case O_VAL_FRACTION:
+      ok = opt_double("--validation-fraction", optarg, GE0_LT1, &fo->validation_fraction);
+      break;
+    case O_STANDARDIZE: fo->standardize = true; break;
+    case O_VERBOSE: fo->verbose = true; break;
+    case O_DTYPE: ok = opt_dtype(optarg, &cfg->dtype); break;
+    case O_SEED: ok = opt_u64("--seed", optarg, &cfg->seed); break;
+    case O_LABEL_COLUMN:
+      if (optarg[0] == '\0') return usage_fail("--label-column needs a non-empty name");
+      cfg->csv.label_column = optarg;
+      break;
+    case O_DELIMITER: ok = opt_delimiter(optarg, &cfg->csv.delimiter); break;
+    default: return usage_fail("internal error: unhandled option");
+    }
+    if (!ok) return EXIT_USAGE;
+  }
+  if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
+  if (a.npos != 1) return usage_fail(a.npos == 0 ? "missing DATA.csv" : "expected one DATA.csv");
+  if (cfg->output == NULL) return usage_fail("missing -o MODEL (the model file to write)");
+  if (cfg->lr_min_set && fo->lr_min > cfg->lr)
+    return usage_fail("--lr-min %g exceeds --lr %g", fo->lr_min, cfg->lr);
+  if (!cfg->lr_min_set && fo->lr_min > cfg->lr) fo->lr_min = 0.0;
+  cfg->data = a.pos[0];
+  return 0;
+}
+
+static int cmd_train(int argc, char **argv) {
+  train_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.fit = smr_fit_options_default();
+  cfg.lr = 0.1;
+  cfg.dtype = SMR_F64;
+  int rc = parse_train(argc, argv, &cfg);
+  if (rc < 0) { help_train(stdout); return finish_stdout(); }
+  if (rc != 0) return rc;
+
+  data_source src = {cfg.data, NULL, 0};
+  smr_dataset *ds = NULL;
+  smr_model *m = NULL;
+  void *X = NULL;
+  int32_t *pred = NULL;
+  rc = read_data(&src, &cfg.csv, &ds, false);
+  if (rc != 0) goto done;
+
+  size_t n = smr_dataset_num_rows(ds), d = smr_dataset_num_features(ds);
+  size_t k = smr_dataset_num_classes(ds);
+  const int32_t *y = smr_dataset_labels(ds);
+  if (n == 0) { rc = fail("%s: no data rows", cfg.data); goto done; }
+  if (d == 0) { rc = fail("%s: no feature columns", cfg.data); goto done; }
+  if (k == 0 || y == NULL) { rc = fail("%s: no labels", cfg.data); goto done; }
+
+  smr_status s = smr_model_create(&m, d, k, cfg.dtype, cfg.lr, cfg.seed);
+  if (s != SMR_OK) { rc = fail("cannot create a %zu x %zu model: %s", d, k, smr_strerror(s)); goto done; }
+  const char *const *names = smr_dataset_class_names(ds);
+  if (names != NULL && (s = smr_model_set_class_names(m, names)) != SMR_OK) {
+    rc = fail("cannot store the class names: %s", smr_strerror(s));
+    goto done;
+  }
+  X = features_as(ds, cfg.dtype, NULL, n, d);
+  pred = alloc_array(n, sizeof *pred);
+  if (X == NULL || pred == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+
+  progress prog = {.epochs = cfg.fit.epochs};
+  if (!cfg.fit.verbose && isatty(STDERR_FILENO)) {
+    cfg.fit.callback = progress_cb;
+    cfg.fit.callback_user = &prog;
+  }
+  smr_fit_report rep;
+  memset(&rep, 0, sizeof rep);
+  s = model_fit(m, X, y, n, &cfg.fit, &rep);
+  progress_end(&prog);
+  if (s == SMR_ENONFINITE) {
+    rc = fail("training diverged after %zu epochs (loss or weights became NaN/inf); "
+              "try a smaller --lr or --standardize", rep.epochs_run);
+    goto done;
+  }
+  if (s != SMR_OK) { rc = fail("training failed: %s", smr_strerror(s)); goto done; }
+
+  s = model_predict(m, X, n, pred);
+  if (s != SMR_OK) { rc = fail("prediction failed: %s", smr_strerror(s)); goto done; }
+  size_t correct;
+  double acc = accuracy(y, pred, n, k, &correct, NULL);
+  rc = save_model(m, cfg.output);
+  if (rc != 0) goto done;
+
+  printf("Trained an %s softmax regression (%zu features, %zu classes%s) on %zu rows of %s "
+         "for %zu epoch%s%s. Final training objective %.6g",
+         dtype_name(cfg.dtype), d, k, cfg.fit.standardize ? ", standardized inputs" : "", n,
+         cfg.data, rep.epochs_run, rep.epochs_run == 1 ? "" : "s",
+         rep.stopped_early ? " (stopped early)" : " (ran all epochs, not stopped early)",
+         rep.final_loss);
+  if (!isnan(rep.final_val_loss)) printf(", validation loss %.6g", rep.final_val_loss);
+  printf(", training accuracy %.4f (%zu/%zu). Model written to %s.\n", acc, correct, n,
+         cfg.output);
+  rc = finish_stdout();
+
+done:
+  free(pred);
+  free(X);
+  smr_model_free(m);
+  smr_dataset_free(ds);
+  source_free(&src);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr predict / smr eval: shared loading                                    */
+/* ------------------------------------------------------------------------ */
+
+static void help_predict(FILE *f) {
+  fputs(
+    "Usage: smr predict MODEL DATA.csv [options]\n"
+    "\n"
+    "Writes one line per row of DATA.csv ('-' reads stdin) to stdout: the\n"
+    "predicted class name (or index when the model has no names), or with\n"
+    "--proba a header of class names and the k probabilities of each row.\n"
+    "A label column is optional: with as many columns as the model has\n"
+    "features all are features; with one more, the label column is ignored.\n"
+    "\n"
+    "  -p, --proba                print probabilities (comma-separated, %.9g)\n"
+    "  -t, --temperature T        softmax(logits / T), T > 0 (default 1)\n"
+    "      --label-column NAME    ignore this column (it must exist)\n"
+    "      --no-labels            every column is a feature\n"
+    "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Example: smr predict iris.smr data/iris.csv --proba --temperature 2\n",
+    f);
+}
+
+static void help_eval(FILE *f) {
+  fputs(
+    "Usage: smr eval MODEL DATA.csv [options]\n"
+    "\n"
+    "Evaluates MODEL on labelled DATA.csv ('-' reads stdin): accuracy, mean\n"
+    "log-loss (cross-entropy) and the confusion matrix (rows: true class,\n"
+    "columns: predicted class). When the model has class names, the labels\n"
+    "must be those names.\n"
+    "\n"
+    "      --label-column NAME    the label column (default: the last column)\n"
+    "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Example: smr eval iris.smr data/iris.csv\n",
+    f);
+}
+
+static const struct option predict_opts[] = {
+  {"proba", no_argument, NULL, O_PROBA},
+  {"temperature", required_argument, NULL, O_TEMPERATURE},
+  {"label-column", required_argument, NULL, O_LABEL_COLUMN},
+  {"no-labels", no_argument, NULL, O_NO_LABELS},
+  {"delimiter", required_argument, NULL, O_DELIMITER},
+  {"help", no_argument, NULL, 'h'},
+  {NULL, 0, NULL, 0},
+};
+
+static const struct option eval_opts[] = {
+  {"label-column", required_argument, NULL, O_LABEL_COLUMN},
+  {"delimiter", required_argument, NULL, O_DELIMITER},
+  {"help", no_argument, NULL, 'h'},
+  {NULL, 0, NULL, 0},
+};
+
+typedef struct apply_cfg {
+  const char *model_path, *data_path;
+  smr_csv_options csv;
+  bool proba, no_labels, use_temperature;
+  double temperature;
+} apply_cfg;
+
+/* Parses predict (is_predict) or eval options. 0, EXIT_USAGE, or -1: help. */
+static int parse_apply(int argc, char **argv, bool is_predict, apply_cfg *cfg) {
+  args a = {{NULL}, 0};
+  const struct option *lo = is_predict ? predict_opts : eval_opts;
+  const char *so = is_predict ? "-:hpt:" : short_opts_plain;
+  int c;
+  while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+    int r = common_opt(c, argv, lo, &a);
+    if (r > 0) return r;
+    if (r == 0) continue;
+    bool ok = true;
+    switch (c) {
+    case 'h': return -1;
+    case 'p':
+    case O_PROBA: cfg->proba = true; break;
+    case 't':
+    case O_TEMPERATURE:
+      ok = opt_double("--temperature", optarg, GT0, &cfg->temperature);
+      cfg->use_temperature = true;
+      break;
+    case O_NO_LABELS: cfg->no_labels = true; break;
+    case O_LABEL_COLUMN:
+      if (optarg[0] == '\0') return usage_fail("--label-column needs a non-empty name");
+      cfg->csv.label_column = optarg;
+      break;
+    case O_DELIMITER: ok = opt_delimiter(optarg, &cfg->csv.delimiter); break;
+    default: return usage_fail("internal error: unhandled option");
+    }
+    if (!ok) return EXIT_USAGE;
+  }
+  if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
+  if (a.npos < 2) return usage_fail(a.npos == 0 ? "missing MODEL and DATA.csv" : "missing DATA.csv");
+  if (a.npos > 2) return usage_fail("expected MODEL DATA.csv, got %zu arguments", a.npos);
+  if (cfg->no_labels && cfg->csv.label_column != NULL)
+    return usage_fail("--no-labels and --label-column exclude each other");
+  cfg->model_path = a.pos[0];
+  cfg->data_path = a.pos[1];
+  return 0;
+}
+
+/* Reads prediction input into *ds. Its first `d` feature columns are the
+   model's features: it has exactly d, or d + 1 when no label option was
+   given and an all-numeric last column (the label) was read as a feature. */
+static int read_features(data_source *src, const apply_cfg *cfg, size_t d, smr_dataset **ds) {
+  smr_csv_options o = cfg->csv;
+  const char *path = src->path;
+  if (cfg->no_labels || cfg->csv.label_column != NULL) {
+    o.no_labels = cfg->no_labels;
+    int rc = read_data(src, &o, ds, false);
+    if (rc != 0) return rc;
+  } else {
+    /* Features only if every column is numeric; otherwise the last column is
+       a (string) label to drop. */
+    o.no_labels = true;
+    if (read_data(src, &o, ds, true) != 0) {
+      o.no_labels = false;
+      int rc = read_data(src, &o, ds, false);
+      if (rc != 0) return rc;
+    }
+  }
+  size_t dc = smr_dataset_num_features(*ds);
+  bool unlabeled = o.no_labels && !cfg->no_labels; /* guessed: may hold a label column */
+  if (dc == d || (unlabeled && dc == d + 1)) return 0;
+  if (unlabeled)
+    return fail("%s: %zu columns, but the model expects %zu features (or %zu columns with a label)",
+                path, dc, d, d + 1);
+  return fail("%s: %zu feature columns, but the model expects %zu", path, dc, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr predict                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int write_predictions(const smr_model *m, const void *P, size_t n, bool proba) {
+  size_t k = smr_model_num_classes(m);
+  char buf[32];
+  if (proba) {
+    for (size_t j = 0; j < k; j++) {
+      if (j > 0) putchar(',');
+      put_field(stdout, class_label(m, j, buf));
+    }
+    putchar('\n');
+    for (size_t i = 0; i < n; i++) {
+      for (size_t j = 0; j < k; j++) printf(j == 0 ? "%.9g" : ",%.9g", proba_at(m, P, i * k + j));
+      putchar('\n');
+    }
+    return finish_stdout();
+  }
+  int32_t *lab = alloc_array(n, sizeof *lab);
+  if (lab == NULL) return fail("%s", smr_strerror(SMR_ENOMEM));
+  argmax_rows(m, P, n, k, lab);
+  for (size_t i = 0; i < n; i++) {
+    if (lab[i] < 0) fputs("NaN", stdout);
+    else put_field(stdout, class_label(m, (size_t)lab[i], buf));
+    putchar('\n');
+  }
+  free(lab);
+  return finish_stdout();
+}
+
+static int cmd_predict(int argc, char **argv) {
+  apply_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.temperature = 1.0;
+  int rc = parse_apply(argc, argv, true, &cfg);
+  if (rc < 0) { help_predict(stdout); return finish_stdout(); }
+  if (rc != 0) return rc;
+
+  data_source src = {cfg.data_path, NULL, 0};
+  smr_model *m = NULL;
+  smr_dataset *ds = NULL;
+  void *X = NULL, *P = NULL;
+  rc = load_model(cfg.model_path, &m);
+  if (rc != 0) goto done;
+  size_t d = smr_model_num_features(m), k = smr_model_num_classes(m);
+  smr_dtype dt = smr_model_dtype(m);
+  if (cfg.use_temperature && dt == SMR_F32) {
+    float tf = (float)cfg.temperature;
+    if (!(tf > 0.0f) || !isfinite(tf)) {
+      rc = usage_fail("--temperature %g is not a positive finite f32 value (the model is f32)",
+                      cfg.temperature);
+      goto done;
+    }
+  }
+  rc = read_features(&src, &cfg, d, &ds);
+  if (rc != 0) goto done;
+  size_t n = smr_dataset_num_rows(ds), nk;
+  X = features_as(ds, dt, NULL, n, d);
+  P = mul_ok(n, k, &nk) ? alloc_array(nk, dt == SMR_F32 ? sizeof(float) : sizeof(double)) : NULL;
+  if (X == NULL || P == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  smr_status s = model_proba(m, X, n, P, cfg.temperature, cfg.use_temperature);
+  if (s != SMR_OK) { rc = fail("prediction failed: %s", smr_strerror(s)); goto done; }
+  rc = write_predictions(m, P, n, cfg.proba);
+
+done:
+  free(P);
+  free(X);
+  smr_dataset_free(ds);
+  smr_model_free(m);
+  source_free(&src);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr eval                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Prints accuracy, log-loss and the confusion matrix of m on (X, y). */
+static int report_eval(const smr_model *m, const void *X, const int32_t *y, size_t n,
+                       const char *prefix) {
+  size_t k = smr_model_num_classes(m), kk;
+  int32_t *pred = alloc_array(n, sizeof *pred);
+  size_t *cm = mul_ok(k, k, &kk) ? alloc_array(kk, sizeof *cm) : NULL;
+  int rc = 0;
+  if (pred == NULL || cm == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  double loss;
+  smr_status s = model_predict(m, X, n, pred);
+  if (s == SMR_OK) s = model_loss(m, X, y, n, &loss);
+  if (s != SMR_OK) { rc = fail("evaluation failed: %s", smr_strerror(s)); goto done; }
+  size_t correct;
+  double acc = accuracy(y, pred, n, k, &correct, cm);
+  printf("%saccuracy: %.4f (%zu/%zu)\n", prefix, acc, correct, n);
+  printf("%slog-loss: %.6f\n", prefix, loss);
+  printf("%sconfusion matrix (rows: true class, columns: predicted class):\n", prefix);
+  print_confusion(m, cm, k);
+done:
+  free(cm);
+  free(pred);
+  return rc;
+}
+
+static int cmd_eval(int argc, char **argv) {
+  apply_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  int rc = parse_apply(argc, argv, false, &cfg);
+  if (rc < 0) { help_eval(stdout); return finish_stdout(); }
+  if (rc != 0) return rc;
+
+  data_source src = {cfg.data_path, NULL, 0};
+  smr_model *m = NULL;
+  smr_dataset *ds = NULL;
+  void *X = NULL;
+  const char **names = NULL;
+  rc = load_model(cfg.model_path, &m);
+  if (rc != 0) goto done;
+  size_t d = smr_model_num_features(m), k = smr_model_num_classes(m);
+  if (smr_model_class_name(m, 0) != NULL) {
+    /* Labels are looked up among the model's names, so indices agree. */
+    names = alloc_array(k, sizeof *names);
+    if (names == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+    for (size_t j = 0; j < k; j++) names[j] = smr_model_class_name(m, j);
+    cfg.csv.class_names = names;
+    cfg.csv.num_class_names = k;
+  }
+  rc = read_data(&src, &cfg.csv, &ds, false);
+  if (rc != 0) goto done;
+  size_t n = smr_dataset_num_rows(ds);
+  const int32_t *y = smr_dataset_labels(ds);
+  if (smr_dataset_num_features(ds) != d) {
+    rc = fail("%s: %zu feature columns, but the model expects %zu", cfg.data_path,
+              smr_dataset_num_features(ds), d);
+    goto done;
+  }
+  if (n == 0) { rc = fail("%s: no data rows", cfg.data_path); goto done; }
+  if (y == NULL) { rc = fail("%s: no labels", cfg.data_path); goto done; }
+  if (names == NULL && smr_dataset_class_names(ds) != NULL) {
+    rc = fail("%s: string labels, but the model has no class names (it was trained on "
+              "integer labels)", cfg.data_path);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (y[i] < 0 || (size_t)y[i] >= k) {
+      rc = fail("%s: row %zu: label %" PRId32 " is not a class of the model (0..%zu)",
+                cfg.data_path, i + 1, y[i], k - 1);
+      goto done;
+    }
+  }
+  X = features_as(ds, smr_model_dtype(m), NULL, n, d);
+  if (X == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  printf("rows: %zu\n", n);
+  rc = report_eval(m, X, y, n, "");
+  if (rc == 0) rc = finish_stdout();
+
+done:
+  free(X);
+  free(names);
+  smr_dataset_free(ds);
+  smr_model_free(m);
+  source_free(&src);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr demo                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void help_demo(FILE *f) {
+  fputs(
+    "Usage: smr demo [options]\n"
+    "\n"
+    "Trains and evaluates softmax regression on the Iris data embedded in\n"
+    "this binary (150 rows, 4 features, 3 classes): a seeded stratified\n"
+    "70/30 split, standardized inputs, full-batch gradient descent. Prints\n"
+    "training and held-out accuracy, held-out log-loss, the held-out\n"
+    "confusion matrix and the active instruction set.\n"
+    "\n"
+    "      --seed N               split and initialization seed (default 42)\n"
+    "      --dtype f32|f64        model precision (default f64)\n"
+    "      --epochs N             epochs (default 1000)\n"
+    "      --lr X                 learning rate (default 0.5)\n"
+    "      --isa NAME             use this instruction set (scalar, avx2, avx512, neon)\n"
+    "  -h, --help                 this help\n",
+    f);
+}
+
+static const struct option demo_opts[] = {
+  {"seed", required_argument, NULL, O_SEED},
+  {"dtype", required_argument, NULL, O_DTYPE},
+  {"epochs", required_argument, NULL, O_EPOCHS},
+  {"lr", required_argument, NULL, O_LR},
+  {"isa", required_argument, NULL, O_ISA},
+  {"help", no_argument, NULL, 'h'},
+  {NULL, 0, NULL, 0},
+};
+
+/* splitmix64: a small seeded generator for the demo's split. */
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound), bound >= 1, by rejection (no modulo bias). */
+static uint64_t below(uint64_t *s, uint64_t bound) {
+  uint64_t lim = UINT64_MAX - UINT64_MAX % bound;
+  uint64_t v;
+  do v = splitmix64(s); while (v >= lim);
+  return v % bound;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Stratified split: in each class, a seeded shuffle puts round(70%) of its
+   rows into train and the rest into test. Both lists end sorted. */
+static void stratified_split(const int32_t *y, size_t n, size_t k, uint64_t seed, size_t *train,
+                             size_t *ntrain, size_t *test, size_t *ntest, size_t *scratch) {
+  uint64_t st = seed;
+  *ntrain = *ntest = 0;
+  for (size_t c = 0; c < k; c++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if ((size_t)y[i] == c) scratch[m++] = i;
+    for (size_t i = m; i > 1; i--) { /* Fisher-Yates */
+      size_t j = (size_t)below(&st, i);
+      size_t t = scratch[i - 1];
+      scratch[i - 1] = scratch[j];
+      scratch[j] = t;
+    }
+    size_t mt = (m * 7 + 5) / 10;
+    for (size_t i = 0; i < m; i++) {
+      if (i < mt) train[(*ntrain)++] = scratch[i];
+      else test[(*ntest)++] = scratch[i];
+    }
+  }
+  qsort(train, *ntrain, sizeof *train, cmp_size);
+  qsort(test, *ntest, sizeof *test, cmp_size);
+}
+
+static int cmd_demo(int argc, char **argv) {
+  args a = {{NULL}, 0};
+  uint64_t seed = 42;
+  smr_dtype dtype = SMR_F64;
+  double lr = 0.5;
+  smr_fit_options fo = smr_fit_options_default();
+  fo.epochs = 1000;
+  fo.l2 = 1e-3;
+  fo.standardize = true;
+  const char *isa_name = NULL;
+  int c;
+  while ((c = getopt_long(argc, argv, short_opts_plain, demo_opts, NULL)) != -1) {
+    int r = common_opt(c, argv, demo_opts, &a);
+    if (r > 0) return r;
+    if (r == 0) continue;
+    bool ok = true;
+    switch (c) {
+    case 'h': help_demo(stdout); return finish_stdout();
+    case O_SEED: ok = opt_u64("--seed", optarg, &seed); break;
+    case O_DTYPE: ok = opt_dtype(optarg, &dtype); break;
+    case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo.epochs); break;
+    case O_LR: ok = opt_double("--lr", optarg, GT0, &lr); break;
+    case O_ISA: isa_name = optarg; break;
+    default: return usage_fail("internal error: unhandled option");
+    }
+    if (!ok) return EXIT_USAGE;
+  }
+  if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
+  if (a.npos != 0) return usage_fail("unexpected argument '%s'", a.pos[0]);
+  if (isa_name != NULL) {
+    smr_isa isa;
+    if (smr_isa_from_name(isa_name, &isa) != SMR_OK)
+      return usage_fail("invalid value '%s' for --isa: expected scalar, avx2, avx512 or neon",
+                        isa_name);
+    smr_status s = smr_isa_select(isa);
+    if (s != SMR_OK) return fail("ISA %s: %s", isa_name, smr_strerror(s));
+  }
+
+  static const char iris_name[] = "iris.csv (embedded)";
+  static const char *const species[] = {"setosa", "versicolor", "virginica"};
+  smr_dataset *ds = NULL;
+  smr_model *m = NULL;
+  size_t *idx = NULL;
+  void *Xtr = NULL, *Xte = NULL;
+  int32_t *ytr = NULL, *yte = NULL, *pred = NULL;
+  int rc = 0;
+  smr_error_detail err;
+  memset(&err, 0, sizeof err);
+  smr_status s = smr_dataset_parse_csv(&ds, (const char *)smr_iris_csv, smr_iris_csv_len, iris_name,
+                                       NULL, &err);
+  if (s != SMR_OK) { rc = fail_file(iris_name, s, &err); goto done; }
+  size_t n = smr_dataset_num_rows(ds), d = smr_dataset_num_features(ds);
+  size_t k = smr_dataset_num_classes(ds);
+  const int32_t *y = smr_dataset_labels(ds);
+  if (n == 0 || d == 0 || k == 0 || y == NULL) { rc = fail("%s: unexpected shape", iris_name); goto done; }
+
+  idx = alloc_array(n, 3 * sizeof *idx);
+  ytr = alloc_array(n, sizeof *ytr);
+  yte = alloc_array(n, sizeof *yte);
+  pred = alloc_array(n, sizeof *pred);
+  if (idx == NULL || ytr == NULL || yte == NULL || pred == NULL) {
+    rc = fail("%s", smr_strerror(SMR_ENOMEM));
+    goto done;
+  }
+  size_t *train = idx, *test = idx + n, ntr, nte;
+  stratified_split(y, n, k, seed, train, &ntr, test, &nte, idx + 2 * n);
+  for (size_t i = 0; i < ntr; i++) ytr[i] = y[train[i]];
+  for (size_t i = 0; i < nte; i++) yte[i] = y[test[i]];
+  Xtr = features_as(ds, dtype, train, ntr, d);
+  Xte = features_as(ds, dtype, test, nte, d);
+  if (Xtr == NULL || Xte == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+
+  s = smr_model_create(&m, d, k, dtype, lr, seed);
+  if (s == SMR_OK && k == 3) s = smr_model_set_class_names(m, species);
+  if (s != SMR_OK) { rc = fail("cannot create the model: %s", smr_strerror(s)); goto done; }
+
+  progress prog = {.epochs = fo.epochs};
+  if (isatty(STDERR_FILENO)) {
+    fo.callback = progress_cb;
+    fo.callback_user = &prog;
+  }
+  smr_fit_report rep;
+  memset(&rep, 0, sizeof rep);
+  double t0 = now_seconds();
+  s = model_fit(m, Xtr, ytr, ntr, &fo, &rep);
+  double secs = now_seconds() - t0;
+  progress_end(&prog);
+  if (s != SMR_OK) { rc = fail("training failed: %s", smr_strerror(s)); goto done; }
+
+  double train_loss;
+  s = model_predict(m, Xtr, ntr, pred);
+  if (s == SMR_OK) s = model_loss(m, Xtr, ytr, ntr, &train_loss);
+  if (s != SMR_OK) { rc = fail("evaluation failed: %s", smr_strerror(s)); goto done; }
+  size_t correct;
+  double acc = accuracy(ytr, pred, ntr, k, &correct, NULL);
+
+  printf("smr %s demo: softmax regression on the embedded Iris data\n", smr_version());
+  printf("data: %zu rows, %zu features, %zu classes; stratified 70/30 split (seed %" PRIu64
+         "): %zu training, %zu held-out rows\n", n, d, k, seed, ntr, nte);
+  printf("model: %s, standardized inputs, full-batch gradient descent, lr %g, l2 %g, "
+         "%zu epochs (%.1f ms)\n", dtype_name(dtype), lr, fo.l2, rep.epochs_run, secs * 1e3);
+  printf("training accuracy: %.4f (%zu/%zu)\n", acc, correct, ntr);
+  printf("training log-loss: %.6f\n", train_loss);
+  rc = report_eval(m, Xte, yte, nte, "held-out ");
+  if (rc != 0) goto done;
+  printf("ISA: %s\n", smr_isa_name(smr_isa_active()));
+  rc = finish_stdout();
+
+done:
+  free(pred);
+  free(yte);
+  free(ytr);
+  free(Xte);
+  free(Xtr);
+  free(idx);
+  smr_model_free(m);
+  smr_dataset_free(ds);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* smr info                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void help_info(FILE *f) {
+  fputs(
+    "Usage: smr info\n"
+    "\n"
+    "Prints the version, whether gzip input is supported, the instruction\n"
+    "sets compiled in and available on this CPU, the active one, and what\n"
+    "became of the SMR_ISA environment variable (scalar|avx2|avx512|neon).\n"
+    "\n"
+    "  -h, --help                 this help\n",
+    f);
+}
+
+static const struct option plain_opts[] = {
+  {"help", no_argument, NULL, 'h'},
+  {NULL, 0, NULL, 0},
+};
+
+/* Prints an environment value with control characters escaped. */
+static void put_sanitized(const char *s) {
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch < 0x20 || ch == 0x7f) printf("\\x%02x", ch);
+    else putchar(ch);
+  }
+}
+
+static int cmd_info(int argc, char **argv) {
+  args a = {{NULL}, 0};
+  int c;
+  while ((c = getopt_long(argc, argv, short_opts_plain, plain_opts, NULL)) != -1) {
+    int r = common_opt(c, argv, plain_opts, &a);
+    if (r > 0) return r;
+    if (r == 0) continue;
+    if (c == 'h') { help_info(stdout); return finish_stdout(); }
+    return usage_fail("internal error: unhandled option");
+  }
+  if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
+  if (a.npos != 0) return usage_fail("unexpected argument '%s'", a.pos[0]);
+
+  smr_isa active = smr_isa_active(); /* first use: reads SMR_ISA */
+  smr_status env = smr_isa_env_status();
+  printf("smr %s\n", smr_version());
+  printf("zlib: %s\n", smr_has_zlib() ? "yes" : "no");
+  printf("isa      compiled  available\n");
+  for (int i = 0; i < SMR_ISA_COUNT; i++) {
+    smr_isa isa = (smr_isa)i;
+    printf("%-8s %-9s %s\n", smr_isa_name(isa), smr_isa_compiled(isa) ? "yes" : "no",
+           smr_isa_available(isa) ? "yes" : "no");
+  }
+  printf("active: %s\n", smr_isa_name(active));
+  const char *v = getenv("SMR_ISA");
+  fputs("SMR_ISA: ", stdout);
+  if (v == NULL || v[0] == '\0') {
+    printf("%s (best available ISA)\n", v == NULL ? "unset" : "empty");
+  } else {
+    putchar('"');
+    put_sanitized(v);
+    putchar('"');
+    if (env == SMR_OK) printf(" honoured\n");
+    else if (env == SMR_EINVAL) printf(" is not a known ISA name, using %s\n", smr_isa_name(active));
+    else if (env == SMR_EUNSUPPORTED) printf(" is not available here, using %s\n", smr_isa_name(active));
+    else printf(" (%s), using %s\n", smr_strerror(env), smr_isa_name(active));
+  }
+  return finish_stdout();
+}
+
+/* ------------------------------------------------------------------------ */
+/* main                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void help_main(FILE *f) {
+  fprintf(f,
+    "Usage: smr COMMAND [options]\n"
+    "\n"
+    "Softmax regression (multinomial logistic regression) from the command line.\n"
+    "\n"
+    "Commands:\n"
+    "  train DATA.csv -o MODEL    train a model (see 'smr train --help')\n"
+    "  predict MODEL DATA.csv     predicted classes, or --proba probabilities\n"
+    "  eval MODEL DATA.csv        accuracy, log-loss and confusion matrix\n"
+    "  demo                       train and evaluate on the embedded Iris data\n"
+    "  info                       version, instruction sets, SMR_ISA\n"
+    "  help [COMMAND]             this help, or a command's\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help                 this help\n"
+    "      --version              print the version\n"
+    "\n"
+    "Environment: SMR_ISA=scalar|avx2|avx512|neon selects the kernels.\n"
+    "Exit status: 0 success, 1 error, 2 usage error.\n");
+}
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  void (*help)(FILE *f);
+} command;
+
+static const command commands[] = {
+  {"train", cmd_train, help_train},
+  {"predict", cmd_predict, help_predict},
+  {"eval", cmd_eval, help_eval},
+  {"demo", cmd_demo, help_demo},
+  {"info", cmd_info, help_info},
+};
+
+static const command *find_command(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(commands[i].name, name) == 0) return &commands[i];
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs("smr: missing command\n\n", stderr);
+    help_main(stderr);
+    return EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+    help_main(stdout);
+    return finish_stdout();
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("smr %s\n", smr_version());
+    return finish_stdout();
+  }
+  if (strcmp(name, "help") == 0) {
+    if (argc == 2) { help_main(stdout); return finish_stdout(); }
+    const command *cmd = find_command(argv[2]);
+    if (argc > 3) return usage_fail("help takes one COMMAND, got %d arguments", argc - 2);
+    if (cmd == NULL) return usage_fail("unknown command '%s'", argv[2]);
+    cmd->help(stdout);
+    return finish_stdout();
+  }
+  const command *cmd = find_command(name);
+  if (cmd == NULL) {
+    if (name[0] == '-') return usage_fail("unknown option '%s'", name);
+    return usage_fail("unknown command '%s'", name);
+  }
+  g_cmd = cmd->name;
+  opterr = 0;
+  optind = 1;
+  return cmd->run(argc - 1, argv + 1);
+}
