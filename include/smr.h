@@ -301,9 +301,13 @@ SMR_API smr_status smr_backward_f32(const smr_model *m, const float *X, const fl
 /* Trains in place. opt and report may be NULL (defaults; no report).
    n >= 1 required (SMR_EINVAL for n = 0). SMR_ERANGE for a bad label,
    SMR_EINVAL for a bad option, both before anything changes.
+   NaN or inf anywhere in X: SMR_ENONFINITE at once, the model untouched.
    SMR_ENONFINITE when the objective or the parameters become NaN/inf: the
    model is left with the parameters it had before the failing step, and the
    report (if given) covers the epochs completed before it.
+   With validation_fraction f, round(f * n) rows are held out (at least one
+   held out and one kept, else SMR_EINVAL). report->final_loss and
+   final_val_loss are measured at the parameters fit returns.
    Deterministic: the same model, data, options and ISA give the same
    parameters bit for bit. */
 SMR_API smr_status smr_fit_f32(smr_model *m, const float *X, const int32_t *labels, size_t n,
