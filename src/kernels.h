@@ -59,6 +59,11 @@
   double (*sumsq)(const T *x, size_t len);                                     \
   /* true when every element is finite. */                                     \
   bool (*all_finite)(const T *x, size_t len);                                  \
+  /* Per column f of X (n >= 1 rows): mean[f] and the population standard  \
+     deviation sd[f], in double, two passes (mean, then squared deviations) \
+     so there is no cancellation. */                                          \
+  void (*col_mean_std)(const T *X, size_t n, size_t d, double *mean,         \
+                       double *sd);                                            \
   /* Xs = (X - mean) / scale, row-wise over d features. Xs may == X. */       \
   void (*standardize)(const T *X, const double *mean, const double *scale,   \
                       T *Xs, size_t n, size_t d);

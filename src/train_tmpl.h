@@ -66,31 +66,15 @@ static smr_status FN(fit_step)(FN(fit_ctx) *c, const T *X, const int32_t *y, siz
   return SMR_OK;
 }
 
-/* Population mean and standard deviation per feature over the rows not
-   held out (mask NULL: all rows), two passes in double; scale 1 where the
-   deviation is 0 or not finite. This runs once per fit (the kernel table has
-   no column-statistics entry). False when a mean is not finite. */
-static bool FN(feature_stats)(const T *X, size_t n, size_t d, const unsigned char *mask,
-                              double *mean, double *scale) {
-  size_t cnt = 0;
-  for (size_t j = 0; j < d; j++) mean[j] = scale[j] = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    if (mask != NULL && mask[i]) continue;
-    cnt++;
-    for (size_t j = 0; j < d; j++) mean[j] += (double)X[i * d + j];
-  }
-  for (size_t j = 0; j < d; j++) mean[j] /= (double)cnt;
-  for (size_t i = 0; i < n; i++) {
-    if (mask != NULL && mask[i]) continue;
-    for (size_t j = 0; j < d; j++) {
-      double t = (double)X[i * d + j] - mean[j];
-      scale[j] += t * t;
-    }
-  }
+/* Population mean and standard deviation per feature of the nt training
+   rows Xt (through the table), turned into a standardization: scale 1 where
+   the deviation is 0 or not finite. False when a mean is not finite. */
+static bool FN(feature_stats)(const KTABLE *kt, const T *Xt, size_t nt, size_t d, double *mean,
+                              double *scale) {
+  kt->col_mean_std(Xt, nt, d, mean, scale);
   bool ok = true;
   for (size_t j = 0; j < d; j++) {
-    double sd = sqrt(scale[j] / (double)cnt);
-    scale[j] = (isfinite(sd) && sd > 0.0) ? sd : 1.0;
+    if (!(isfinite(scale[j]) && scale[j] > 0.0)) scale[j] = 1.0;
     if (!isfinite(mean[j])) ok = false;
   }
   return ok;
@@ -189,19 +173,22 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   smr_rng_seed(&rng, o.shuffle_seed);
   if (nv > 0) choose_validation(&rng, n, nv, perm, mask);
   const double *use_mean = m->mean, *use_scale = m->scale;
+  const T *Xt = X;
+  const int32_t *yt = labels;
+  if (nv > 0) {
+    /* raw training rows first: the statistics come from them only */
+    FN(split_rows)(X, labels, n, d, mask, Xt_own, yt_own, Xv, yv);
+    yt = yt_own;
+  }
   if (o.standardize) {
-    if (!FN(feature_stats)(X, n, d, mask, mean, scale)) {
+    if (!FN(feature_stats)(kt, nv > 0 ? Xt_own : X, nt, d, mean, scale)) {
       st = SMR_ENONFINITE;
       goto out;
     }
     use_mean = mean;
     use_scale = scale;
   }
-  const T *Xt = X;
-  const int32_t *yt = labels;
   if (nv > 0) {
-    FN(split_rows)(X, labels, n, d, mask, Xt_own, yt_own, Xv, yv);
-    yt = yt_own;
     if (use_mean != NULL) {
       kt->standardize(Xt_own, use_mean, use_scale, Xt_own, nt, d);
       kt->standardize(Xv, use_mean, use_scale, Xv, nv, d);

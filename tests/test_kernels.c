@@ -1284,7 +1284,7 @@ END_TEST
     ENTRY_CHECK(tbl, argmax_rows); ENTRY_CHECK(tbl, linear_forward);           \
     ENTRY_CHECK(tbl, xt_g); ENTRY_CHECK(tbl, colsum); ENTRY_CHECK(tbl, axpy);  \
     ENTRY_CHECK(tbl, sumsq); ENTRY_CHECK(tbl, all_finite);                     \
-    ENTRY_CHECK(tbl, standardize);                                             \
+    ENTRY_CHECK(tbl, standardize); ENTRY_CHECK(tbl, col_mean_std);             \
   } while (0)
 
 START_TEST(test_table_complete) {
@@ -1580,6 +1580,53 @@ START_TEST(test_standardize) {
         gb_free(&bx);
         if (!inpl) gb_free(&bs);
       }
+    }
+  }
+}
+END_TEST
+
+/* Column mean and population deviation vs long double, on columns with a
+   large common offset (where a one-pass E[x^2] - E[x]^2 would cancel). */
+START_TEST(test_col_mean_std) {
+  const int dt = _i;
+  trng r = {0xB0B0008u + (uint64_t)dt};
+  static double X[40 * 70];
+  double mean[70 + 1], sd[70 + 1];
+  FOR_EACH_TABLE(t, isa) {
+    for (size_t s = 0; s < NUM_LA; s++) {
+      const size_t n = LA_SHAPES[s][0], d = LA_SHAPES[s][1];
+      if (n == 0) continue;
+      gbuf bx = {0};
+      void *x = gb_alloc(&bx, dt, n * d, s % 4);
+      for (size_t i = 0; i < n * d; i++) {
+        const double offset = (i % d) % 3 == 0 ? 1e4 : 0.0;
+        X[i] = dt_round(dt, offset + trng_normal(&r) * (1.0 + (double)(i % d)));
+        put(dt, x, i, X[i]);
+      }
+      mean[d] = sd[d] = 12345.0; /* guards */
+      if (dt == F32)
+        t->f32.col_mean_std(x, n, d, mean, sd);
+      else
+        t->f64.col_mean_std(x, n, d, mean, sd);
+      gb_check(&bx, "col_mean_std X");
+      ck_assert(mean[d] == 12345.0 && sd[d] == 12345.0);
+      for (size_t f = 0; f < d; f++) {
+        long double mu = 0, v = 0;
+        for (size_t i = 0; i < n; i++) mu += X[i * d + f];
+        mu /= (long double)n;
+        for (size_t i = 0; i < n; i++) v += (X[i * d + f] - mu) * (X[i * d + f] - mu);
+        const long double sdl = sqrtl(v / (long double)n);
+        /* double arithmetic over n terms: (n + 2) DBL_EPSILON relative to the
+           magnitudes involved */
+        long double amax = 0;
+        for (size_t i = 0; i < n; i++) amax = fmaxl(amax, fabsl((long double)X[i * d + f]));
+        expect_close(mean[f], mu, 0, (double)(n + 2) * DBL_EPSILON * (double)amax, "col mean",
+                     "%s isa %d n=%zu d=%zu f=%zu", dt_name(dt), isa, n, d, f);
+        expect_close(sd[f], sdl, 8 * (double)(n + 2) * DBL_EPSILON,
+                     (double)(n + 2) * DBL_EPSILON * (double)amax, "col sd",
+                     "%s isa %d n=%zu d=%zu f=%zu", dt_name(dt), isa, n, d, f);
+      }
+      gb_free(&bx);
     }
   }
 }
@@ -1997,6 +2044,7 @@ static Suite *table_suite(void) {
   DT_LOOP(tc, test_sumsq);
   DT_LOOP(tc, test_all_finite);
   DT_LOOP(tc, test_standardize);
+  DT_LOOP(tc, test_col_mean_std);
   return s;
 }
 

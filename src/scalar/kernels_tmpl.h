@@ -403,6 +403,20 @@ static bool SFX(scalar_all_finite)(const T *x, size_t len) {
   return true;
 }
 
+/* Column means, then population deviations about them, in double. */
+static void SFX(scalar_col_mean_std)(const T *X, size_t n, size_t d, double *mean, double *sd) {
+  for (size_t f = 0; f < d; f++) mean[f] = sd[f] = 0.0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < d; f++) mean[f] += (double)X[i * d + f];
+  for (size_t f = 0; f < d; f++) mean[f] /= (double)n;
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < d; f++) {
+      const double t = (double)X[i * d + f] - mean[f];
+      sd[f] += t * t;
+    }
+  for (size_t f = 0; f < d; f++) sd[f] = sqrt(sd[f] / (double)n);
+}
+
 /* Xs = (X - mean) / scale per feature, in double, rounded once. */
 static void SFX(scalar_standardize)(const T *X, const double *mean, const double *scale, T *Xs,
                                     size_t n, size_t d) {
@@ -425,5 +439,6 @@ static void SFX(install)(struct SFX(smr_kernels) *t) {
   t->axpy = SFX(scalar_axpy);
   t->sumsq = SFX(scalar_sumsq);
   t->all_finite = SFX(scalar_all_finite);
+  t->col_mean_std = SFX(scalar_col_mean_std);
   t->standardize = SFX(scalar_standardize);
 }
