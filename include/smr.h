@@ -210,7 +210,9 @@ SMR_API const double *smr_model_feature_mean(const smr_model *m);
 SMR_API const double *smr_model_feature_scale(const smr_model *m);
 
 /* Optional class names (k NUL-terminated strings, each at most
-   SMR_MAX_NAME_LEN bytes, no NUL inside); copied. names = NULL removes them. */
+   SMR_MAX_NAME_LEN bytes); copied. names = NULL removes them. SMR_EINVAL
+   for a NULL model, a NULL entry or a longer name; SMR_ENOMEM; on error
+   the previous names are kept. Names may repeat and may be empty. */
 #define SMR_MAX_NAME_LEN 4096
 SMR_API smr_status smr_model_set_class_names(smr_model *m, const char *const *names);
 /* The name of class j, or NULL when the model has none or j >= k. */
@@ -409,6 +411,7 @@ SMR_API const int32_t *smr_dataset_labels(const smr_dataset *ds);
 SMR_API const char *smr_dataset_class_name(const smr_dataset *ds, size_t j);
 /* The array of k class names, or NULL for integer labels. */
 SMR_API const char *const *smr_dataset_class_names(const smr_dataset *ds);
+/* The header name of feature j (label column excluded), NULL for j >= d. */
 SMR_API const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j);
 /* Copies the features rounded to float (n x d) into out. SMR_ERANGE (out
    untouched) if a value is beyond float's finite range: nothing is silently

@@ -11,6 +11,7 @@
 #include "smr.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -978,6 +979,70 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Concurrent readers (smr.h: a model may be read from many threads)        */
+/* ------------------------------------------------------------------------ */
+
+struct reader_job {
+  const smr_model *m;
+  const void *X;
+  size_t n;
+  void *P;       /* n x k, this thread's own output */
+  int32_t *pred; /* n */
+  smr_status st;
+};
+
+static void *reader_main(void *arg) {
+  struct reader_job *j = arg;
+  for (int rep = 0; rep < 20 && j->st == SMR_OK; rep++) {
+    j->st = proba_any(j->m, j->X, j->n, j->P);
+    if (j->st == SMR_OK) j->st = predict_any(j->m, j->X, j->n, j->pred);
+  }
+  return NULL;
+}
+
+/* Four threads run predict_proba and predict on one standardized model at
+   once (standardization uses a per-call workspace); each must match the
+   single-threaded result bit for bit. */
+START_TEST(test_concurrent_readers) {
+  const smr_dtype dt = dtypes[_i];
+  enum { THREADS = 4 };
+  const size_t n = 700, d = 9, k = 5; /* n spans several 256-row blocks */
+  smr_model *m = random_model(dt, d, k, 0.5, 77);
+  double mean[9], scale[9];
+  make_standardization(d, mean, scale);
+  ck_assert_int_eq(smr_model_set_standardization(m, mean, scale), SMR_OK);
+  double *Xd = xmalloc(n * d * sizeof *Xd);
+  fill_normal(Xd, n * d, 1.0, 3.0, 78);
+  void *X = as_dtype(dt, Xd, n * d);
+  void *Pref = xmalloc(n * k * esize(dt));
+  int32_t *yref = xmalloc(n * sizeof *yref);
+  ck_assert_int_eq(proba_any(m, X, n, Pref), SMR_OK);
+  ck_assert_int_eq(predict_any(m, X, n, yref), SMR_OK);
+
+  pthread_t tid[THREADS];
+  struct reader_job jobs[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    jobs[t] = (struct reader_job){m, X, n, xmalloc(n * k * esize(dt)),
+                                  xmalloc(n * sizeof(int32_t)), SMR_OK};
+    ck_assert_int_eq(pthread_create(&tid[t], NULL, reader_main, &jobs[t]), 0);
+  }
+  for (int t = 0; t < THREADS; t++) ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+  for (int t = 0; t < THREADS; t++) {
+    ck_assert_int_eq(jobs[t].st, SMR_OK);
+    ck_assert_mem_eq(jobs[t].P, Pref, n * k * esize(dt));
+    ck_assert_mem_eq(jobs[t].pred, yref, n * sizeof(int32_t));
+    free(jobs[t].P);
+    free(jobs[t].pred);
+  }
+  free(Xd);
+  free(X);
+  free(Pref);
+  free(yref);
+  smr_model_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("model");
   TCase *tc = tcase_create("model");
@@ -1003,6 +1068,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_label_range, 0, 2);
   tcase_add_loop_test(tc, test_size_overflow, 0, 2);
   tcase_add_loop_test(tc, test_inputs_not_modified, 0, 2);
+  tcase_add_loop_test(tc, test_concurrent_readers, 0, 2);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
