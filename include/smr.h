@@ -65,7 +65,8 @@ extern "C" {
 typedef enum smr_status {
   SMR_OK = 0,
   SMR_EINVAL,       /* NULL where data is required, zero classes/features, bad option */
-  SMR_ERANGE,       /* a label outside [0, num_classes) */
+  SMR_ERANGE,       /* a label outside [0, num_classes) (also: a feature beyond
+                       float range in smr_dataset_features_f32) */
   SMR_EOVERFLOW,    /* a size product (n*k, n*d, d*k) does not fit in size_t */
   SMR_ENOMEM,
   SMR_EUNSUPPORTED, /* ISA not compiled in or not supported by this CPU */

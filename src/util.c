@@ -9,7 +9,7 @@ const char *smr_strerror(smr_status s) {
   switch (s) {
   case SMR_OK: return "success";
   case SMR_EINVAL: return "invalid argument";
-  case SMR_ERANGE: return "label out of range";
+  case SMR_ERANGE: return "value out of range (a label outside [0, k), or a number beyond the dtype)";
   case SMR_EOVERFLOW: return "size overflow";
   case SMR_ENOMEM: return "out of memory";
   case SMR_EUNSUPPORTED: return "instruction set not available";

@@ -308,6 +308,18 @@ check_fail "train on a missing file" 1 "$SMR" train "$tmp/missing.csv" -o "$MA"
 check_fail "predict with a missing model" 1 "$SMR" predict "$tmp/missing.smr" "$IRIS"
 check_fail "predict on a missing data file" 1 "$SMR" predict "$M" "$tmp/missing.csv"
 check_fail "eval with a missing model" 1 "$SMR" eval "$tmp/missing.smr" "$IRIS"
+
+# a feature beyond float range: an f32 run must say so, not report a
+# divergence (the value would otherwise become inf); f64 takes it
+printf 'a,b,label\n1,2,0\n1e39,2,1\n3,1,0\n' >"$tmp/big.csv"
+check_fail "train --dtype f32 on a value beyond float" 1 "$SMR" train "$tmp/big.csv" -o "$MA" --dtype f32
+if grep -q "row 2, column 'a'.*does not fit in f32" "$tmp/err"; then ok "the message names the row and column"
+else bad "the message names the row and column"; fi
+check "train --dtype f64 on the same file" "$SMR" train "$tmp/big.csv" -o "$tmp/big64.smr" --dtype f64 --epochs 5
+printf 'a,b,label\n1,2,0\n4,2,1\n3,1,0\n' >"$tmp/small.csv"
+check "train an f32 model on in-range data" "$SMR" train "$tmp/small.csv" -o "$tmp/small32.smr" --dtype f32 --epochs 5
+check_fail "predict with an f32 model on a value beyond float" 1 "$SMR" predict "$tmp/small32.smr" "$tmp/big.csv"
+check_fail "eval with an f32 model on a value beyond float" 1 "$SMR" eval "$tmp/small32.smr" "$tmp/big.csv"
 check_fail "train to an unwritable path" 1 "$SMR" train "$IRIS" -o "$tmp/no/such/dir/m.smr" --epochs 5
 printf 'a,b,label\n1,2,0\n3,x,1\n' >"$tmp/bad.csv"
 check_fail "train on malformed CSV" 1 "$SMR" train "$tmp/bad.csv" -o "$MA"

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,21 @@ static int read_data(data_source *src, const smr_csv_options *o, smr_dataset **d
   }
   s = smr_dataset_read_csv(ds, src->path, o, &err);
   if (s != SMR_OK) return quiet ? EXIT_RUNTIME : fail_file(src->path, s, &err);
+  return 0;
+}
+
+/* 0 when every feature of the data set fits in float, else an error naming
+   the first one that does not: converting it would silently make it +-inf
+   (and a fit would then report a divergence that is really bad input). */
+static int check_f32_range(const smr_dataset *ds, const char *path) {
+  const double *X = smr_dataset_features(ds);
+  const size_t n = smr_dataset_num_rows(ds), d = smr_dataset_num_features(ds);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < d; j++)
+      if (fabs(X[i * d + j]) > (double)FLT_MAX)
+        return fail("%s: data row %zu, column '%s': %g does not fit in f32 (use an f64 model: "
+                    "--dtype f64)",
+                    path, i + 1, smr_dataset_feature_name(ds, j), X[i * d + j]);
   return 0;
 }
 
@@ -762,6 +778,7 @@ static int cmd_train(int argc, char **argv) {
     rc = fail("cannot store the class names: %s", smr_strerror(s));
     goto done;
   }
+  if (cfg.dtype == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
   X = features_as(ds, cfg.dtype, NULL, n, d);
   pred = alloc_array(n, sizeof *pred);
   if (X == NULL || pred == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
@@ -1002,6 +1019,7 @@ static int cmd_predict(int argc, char **argv) {
   rc = read_features(&src, &cfg, d, &ds);
   if (rc != 0) goto done;
   size_t n = smr_dataset_num_rows(ds), nk;
+  if (dt == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
   X = features_as(ds, dt, NULL, n, d);
   P = mul_ok(n, k, &nk) ? alloc_array(nk, dt == SMR_F32 ? sizeof(float) : sizeof(double)) : NULL;
   if (X == NULL || P == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
@@ -1092,6 +1110,7 @@ static int cmd_eval(int argc, char **argv) {
       goto done;
     }
   }
+  if (smr_model_dtype(m) == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
   X = features_as(ds, smr_model_dtype(m), NULL, n, d);
   if (X == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
   printf("rows: %zu\n", n);
