@@ -730,9 +730,10 @@ smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len
 static smr_status slurp(const char *path, char **out, size_t *out_len, smr_error_detail *err) {
   char ebuf[128];
   char *buf = NULL;
-  size_t len = 0, cap = 0;
+  size_t len = 0;
   smr_status st = SMR_OK;
 #if SMR_HAVE_ZLIB
+  size_t cap = 0;
   errno = 0;
   gzFile f = gzopen(path, "rb");
   if (f == NULL) {
@@ -779,36 +780,18 @@ static smr_status slurp(const char *path, char **out, size_t *out_len, smr_error
   else if (st == SMR_OK && zc != Z_OK)
     st = fail(err, path, SMR_EIO, 0, 0, "error closing the file");
 #else
-  errno = 0;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+  bool open_failed;
+  unsigned char *bytes = NULL;
+  st = smr_read_file(path, SIZE_MAX, &bytes, &len, &open_failed);
+  buf = (char *)bytes;
+  if (st == SMR_EIO) {
     errno_text(errno, ebuf, sizeof ebuf);
-    return fail(err, path, SMR_EIO, 0, 0, "cannot open: %s", ebuf);
+    st = fail(err, path, SMR_EIO, 0, 0, open_failed ? "cannot open: %s" : "read error: %s", ebuf);
+  } else if (st == SMR_EFORMAT) {
+    st = fail(err, path, SMR_EOVERFLOW, 0, 0, "file too large");
+  } else if (st == SMR_ENOMEM) {
+    st = fail(err, path, SMR_ENOMEM, 0, 0, "file too large for memory");
   }
-  for (;;) {
-    if (cap - len < (1u << 16)) {
-      if (len > SIZE_MAX - (1u << 16)) {
-        st = fail(err, path, SMR_EOVERFLOW, 0, 0, "file too large");
-        break;
-      }
-      st = reserve((void **)&buf, &cap, len + (1u << 16), 1);
-      if (st != SMR_OK) {
-        st = fail(err, path, st, 0, 0, "file too large for memory");
-        break;
-      }
-    }
-    errno = 0;
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) {
-      if (ferror(f)) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        st = fail(err, path, SMR_EIO, 0, 0, "read error: %s", ebuf);
-      }
-      break;
-    }
-  }
-  fclose(f);
 #endif
   if (st != SMR_OK) {
     free(buf);

@@ -259,9 +259,18 @@ static smr_status bad(smr_error_detail *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    smr_set_error(err, 0, 0, "<memory>: %s", what);
+    smr_set_error(err, 0, 0, "%s", what);
   }
   return SMR_EFORMAT;
+}
+
+/* Messages below are written without a source name; the public entry points
+   put theirs ("<memory>" or the path) in front, once. */
+static void name_error(smr_error_detail *err, const char *name) {
+  if (err == NULL) return;
+  char what[sizeof err->message];
+  memcpy(what, err->message, sizeof what);
+  smr_set_error(err, 0, 0, "%s: %s", name, what);
 }
 
 /* Decoded layout of a checked buffer. */
@@ -390,14 +399,9 @@ static smr_status load_names(smr_model *m, const unsigned char *p, const model_l
   return st;
 }
 
-smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
-                                 smr_error_detail *err) {
-  if (out == NULL || (buf == NULL && len > 0)) {
-    smr_set_error(err, 0, 0, "<memory>: NULL argument");
-    return SMR_EINVAL;
-  }
-  *out = NULL;
-  const unsigned char *p = buf;
+/* smr_model_load_buffer without the source name in err's message. */
+static smr_status load_buffer(smr_model **out, const unsigned char *p, size_t len,
+                              smr_error_detail *err) {
   model_layout L;
   memset(&L, 0, sizeof L);
   smr_status st = check_layout(p, len, &L, err);
@@ -406,7 +410,7 @@ smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
   smr_model *m = NULL;
   st = smr_model_create(&m, L.d, L.k, L.dtype, L.learning_rate, 0);
   if (st != SMR_OK) {
-    smr_set_error(err, 0, 0, "<memory>: cannot create the model: %s", smr_strerror(st));
+    smr_set_error(err, 0, 0, "cannot create the model: %s", smr_strerror(st));
     return st == SMR_EINVAL ? SMR_EFORMAT : st;
   }
   get_values(smr_model_weights(m), p + L.w_off, L.d * L.k, L.es);
@@ -414,7 +418,7 @@ smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
   if (L.flags & FLAG_STANDARDIZATION) st = load_standardization(m, p, &L, err);
   if (st == SMR_OK && (L.flags & FLAG_CLASS_NAMES)) st = load_names(m, p, &L, err);
   if (st != SMR_OK) {
-    if (st == SMR_ENOMEM) smr_set_error(err, 0, 0, "<memory>: out of memory");
+    if (st == SMR_ENOMEM) smr_set_error(err, 0, 0, "out of memory");
     smr_model_free(m);
     return st;
   }
@@ -422,65 +426,16 @@ smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
   return SMR_OK;
 }
 
-/* Reads the whole file; at most MAX_FILE_BYTES (larger is SMR_EFORMAT). */
-static smr_status read_file(const char *path, unsigned char **out, size_t *out_len) {
-  int fd;
-  do {
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return SMR_EIO;
-  struct stat sb;
-  if (fstat(fd, &sb) != 0) {
-    close(fd);
-    return SMR_EIO;
+smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
+                                 smr_error_detail *err) {
+  if (out == NULL || (buf == NULL && len > 0)) {
+    smr_set_error(err, 0, 0, "<memory>: NULL argument");
+    return SMR_EINVAL;
   }
-  uint64_t limit = MAX_FILE_BYTES < SIZE_MAX ? MAX_FILE_BYTES : SIZE_MAX - 1;
-  size_t cap = 1u << 16;
-  if (S_ISREG(sb.st_mode)) {
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > limit) {
-      close(fd);
-      return SMR_EFORMAT;
-    }
-    cap = (size_t)sb.st_size + 1; /* +1: a read of 0 confirms the end */
-  }
-  unsigned char *buf = malloc(cap);
-  size_t len = 0;
-  smr_status st = buf != NULL ? SMR_OK : SMR_ENOMEM;
-  while (st == SMR_OK) {
-    if (len == cap) { /* the file grew, or is not a regular file */
-      if (cap > limit) {
-        st = SMR_EFORMAT;
-        break;
-      }
-      size_t ncap = cap > limit / 2 ? (size_t)limit + 1 : cap * 2;
-      unsigned char *q = realloc(buf, ncap);
-      if (q == NULL) {
-        st = SMR_ENOMEM;
-        break;
-      }
-      buf = q;
-      cap = ncap;
-    }
-    size_t want = cap - len > ((size_t)1 << 30) ? ((size_t)1 << 30) : cap - len;
-    ssize_t r = read(fd, buf + len, want);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      st = SMR_EIO;
-    } else if (r == 0) {
-      break;
-    } else {
-      len += (size_t)r;
-    }
-  }
-  close(fd);
-  if (st == SMR_OK && len > limit) st = SMR_EFORMAT;
-  if (st != SMR_OK) {
-    free(buf);
-    return st;
-  }
-  *out = buf;
-  *out_len = len;
-  return SMR_OK;
+  *out = NULL;
+  const smr_status st = load_buffer(out, buf, len, err);
+  if (st != SMR_OK) name_error(err, "<memory>");
+  return st;
 }
 
 smr_status smr_model_load_file(smr_model **out, const char *path, smr_error_detail *err) {
@@ -488,7 +443,7 @@ smr_status smr_model_load_file(smr_model **out, const char *path, smr_error_deta
   *out = NULL;
   unsigned char *buf = NULL;
   size_t len = 0;
-  smr_status st = read_file(path, &buf, &len);
+  smr_status st = smr_read_file(path, MAX_FILE_BYTES, &buf, &len, NULL);
   if (st == SMR_EIO) {
     smr_set_error(err, 0, 0, "%s: cannot read: %s", path, strerror(errno));
     return st;
@@ -498,14 +453,9 @@ smr_status smr_model_load_file(smr_model **out, const char *path, smr_error_deta
                   st == SMR_EFORMAT ? "implausibly large model file" : smr_strerror(st));
     return st;
   }
-  smr_error_detail inner;
-  st = smr_model_load_buffer(out, buf, len, err != NULL ? &inner : NULL);
+  st = load_buffer(out, buf, len, err);
   free(buf);
-  if (st != SMR_OK && err != NULL) {
-    /* inner says "<memory>: what"; name the file instead */
-    const char *what = strstr(inner.message, ": ");
-    smr_set_error(err, 0, 0, "%s: %s", path, what != NULL ? what + 2 : inner.message);
-  }
+  if (st != SMR_OK) name_error(err, path);
   return st;
 }
 
