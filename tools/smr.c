@@ -374,41 +374,41 @@ static int read_data(data_source *src, const smr_csv_options *o, smr_dataset **d
   return 0;
 }
 
-/* 0 when every feature of the data set fits in float, else an error naming
-   the first one that does not: converting it would silently make it +-inf
-   (and a fit would then report a divergence that is really bad input). */
-static int check_f32_range(const smr_dataset *ds, const char *path) {
-  const double *X = smr_dataset_features(ds);
-  const size_t n = smr_dataset_num_rows(ds), d = smr_dataset_num_features(ds);
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < d; j++)
-      if (fabs(X[i * d + j]) > (double)FLT_MAX)
-        return fail("%s: data row %zu, column '%s': %g does not fit in f32 (use an f64 model: "
-                    "--dtype f64)",
-                    path, i + 1, smr_dataset_feature_name(ds, j), X[i * d + j]);
-  return 0;
-}
-
 /* Rows `rows` (all when NULL) and the first `d` columns of the data set's
-   features, converted to `dtype` in a new buffer (n x d). */
-static void *features_as(const smr_dataset *ds, smr_dtype dtype, const size_t *rows, size_t n,
-                         size_t d) {
+   features, converted to `dtype` in a new buffer (n x d) stored in *out.
+   0, or the exit status of the error it printed: out of memory, or (f32) a
+   value beyond float range, which converting would silently make +-inf
+   (and a fit would then report a divergence that is really bad input). */
+static int features_as(const smr_dataset *ds, const char *path, smr_dtype dtype,
+                       const size_t *rows, size_t n, size_t d, void **out) {
   size_t nd;
-  if (!mul_ok(n, d, &nd)) return NULL;
+  *out = NULL;
+  void *buf = mul_ok(n, d, &nd)
+                  ? alloc_array(nd, dtype == SMR_F32 ? sizeof(float) : sizeof(double))
+                  : NULL;
+  if (buf == NULL) return fail("%s", smr_strerror(SMR_ENOMEM));
   const double *X = smr_dataset_features(ds);
   size_t dc = smr_dataset_num_features(ds);
-  void *out = alloc_array(nd, dtype == SMR_F32 ? sizeof(float) : sizeof(double));
-  if (out == NULL) return NULL;
   for (size_t i = 0; i < n; i++) {
-    const double *src = X + (rows != NULL ? rows[i] : i) * dc;
+    const size_t row = rows != NULL ? rows[i] : i;
+    const double *src = X + row * dc;
     if (dtype == SMR_F32) {
-      float *dst = (float *)out + i * d;
-      for (size_t j = 0; j < d; j++) dst[j] = (float)src[j];
+      float *dst = (float *)buf + i * d;
+      for (size_t j = 0; j < d; j++) {
+        if (fabs(src[j]) > (double)FLT_MAX) {
+          free(buf);
+          return fail("%s: data row %zu, column '%s': %g does not fit in f32 (use an f64 "
+                      "model: --dtype f64)",
+                      path, row + 1, smr_dataset_feature_name(ds, j), src[j]);
+        }
+        dst[j] = (float)src[j];
+      }
     } else {
-      memcpy((double *)out + i * d, src, d * sizeof(double));
+      memcpy((double *)buf + i * d, src, d * sizeof(double));
     }
   }
-  return out;
+  *out = buf;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -778,10 +778,9 @@ static int cmd_train(int argc, char **argv) {
     rc = fail("cannot store the class names: %s", smr_strerror(s));
     goto done;
   }
-  if (cfg.dtype == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
-  X = features_as(ds, cfg.dtype, NULL, n, d);
+  if ((rc = features_as(ds, src.path, cfg.dtype, NULL, n, d, &X)) != 0) goto done;
   pred = alloc_array(n, sizeof *pred);
-  if (X == NULL || pred == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  if (pred == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
 
   progress prog = {.epochs = cfg.fit.epochs};
   if (!cfg.fit.verbose && isatty(STDERR_FILENO)) {
@@ -1019,10 +1018,9 @@ static int cmd_predict(int argc, char **argv) {
   rc = read_features(&src, &cfg, d, &ds);
   if (rc != 0) goto done;
   size_t n = smr_dataset_num_rows(ds), nk;
-  if (dt == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
-  X = features_as(ds, dt, NULL, n, d);
+  if ((rc = features_as(ds, src.path, dt, NULL, n, d, &X)) != 0) goto done;
   P = mul_ok(n, k, &nk) ? alloc_array(nk, dt == SMR_F32 ? sizeof(float) : sizeof(double)) : NULL;
-  if (X == NULL || P == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  if (P == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
   smr_status s = model_proba(m, X, n, P, cfg.temperature, cfg.use_temperature);
   if (s != SMR_OK) { rc = fail("prediction failed: %s", smr_strerror(s)); goto done; }
   rc = write_predictions(m, P, n, cfg.proba);
@@ -1110,9 +1108,7 @@ static int cmd_eval(int argc, char **argv) {
       goto done;
     }
   }
-  if (smr_model_dtype(m) == SMR_F32 && (rc = check_f32_range(ds, src.path)) != 0) goto done;
-  X = features_as(ds, smr_model_dtype(m), NULL, n, d);
-  if (X == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  if ((rc = features_as(ds, src.path, smr_model_dtype(m), NULL, n, d, &X)) != 0) goto done;
   printf("rows: %zu\n", n);
   rc = report_eval(m, X, y, n, "");
   if (rc == 0) rc = finish_stdout();
@@ -1274,9 +1270,9 @@ static int cmd_demo(int argc, char **argv) {
   stratified_split(y, n, k, seed, train, &ntr, test, &nte, idx + 2 * n);
   for (size_t i = 0; i < ntr; i++) ytr[i] = y[train[i]];
   for (size_t i = 0; i < nte; i++) yte[i] = y[test[i]];
-  Xtr = features_as(ds, dtype, train, ntr, d);
-  Xte = features_as(ds, dtype, test, nte, d);
-  if (Xtr == NULL || Xte == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  if ((rc = features_as(ds, "<embedded iris.csv>", dtype, train, ntr, d, &Xtr)) != 0 ||
+      (rc = features_as(ds, "<embedded iris.csv>", dtype, test, nte, d, &Xte)) != 0)
+    goto done;
 
   s = smr_model_create(&m, d, k, dtype, lr, seed);
   if (s == SMR_OK && k == 3) s = smr_model_set_class_names(m, species);
