@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Token pasting for the f32/f64 template bodies (*_tmpl.h), which are
+   included once per dtype with SFX defined as f32 or f64:
+   SMR_CAT(smr_fit, SFX) -> smr_fit_f32. */
+#define SMR_CAT_(a, b) a##_##b
+#define SMR_CAT(a, b) SMR_CAT_(a, b)
+
 /* a * b into *out; false (and *out untouched) if it overflows size_t. */
 static inline bool smr_mul_ok(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return false;

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SMR_CAT_(a, b) a##_##b
-#define SMR_CAT(a, b) SMR_CAT_(a, b)
 
 #define T float
 #define SFX f32

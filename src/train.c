@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SMR_CAT_(a, b) a##_##b
-#define SMR_CAT(a, b) SMR_CAT_(a, b)
 
 static const double smr_pi = 3.14159265358979323846;
 
