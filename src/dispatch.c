@@ -27,13 +27,51 @@
 
 static bool cpu_any(void) { return true; }
 
-/* Issue 3 adds the x86 detection here (or in src/x86/cpu.c):
- *   AVX2:    CPUID.1:ECX.OSXSAVE[27] and CPUID.(7,0):EBX.AVX2[5], and
- *            XGETBV(0) & 0x6 == 0x6 (the OS saves XMM and YMM state);
- *   AVX-512: CPUID.(7,0):EBX bits F[16], DQ[17], BW[30], VL[31] as used,
- *            and XGETBV(0) & 0xE6 == 0xE6 (opmask and ZMM state too).
- * and the AArch64 one (NEON is architectural on AArch64: always true).
- * Each becomes `static bool cpu_has_<isa>(void)` used in `isas` below. */
+#if (SMR_HAVE_AVX2 || SMR_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+
+/* XCR0: which register state the OS saves on a context switch. The CPU may
+   support AVX-512 while the OS does not save ZMM state; then using it would
+   corrupt registers, so both must agree. */
+static uint64_t xgetbv0(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+struct x86_features {
+  bool avx2;   /* AVX + AVX2 + FMA, YMM state saved */
+  bool avx512; /* and AVX-512 F, DQ, BW, VL, opmask and ZMM state saved */
+};
+
+static struct x86_features x86_detect(void) {
+  struct x86_features f = {false, false};
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+  if (!osxsave || !avx || !fma) return f;
+  if (__get_cpuid_max(0, NULL) < 7) return f;
+  __cpuid_count(7, 0, a, b, c, d);
+  const uint64_t xcr0 = xgetbv0();
+  const bool ymm_saved = (xcr0 & 0x6) == 0x6;           /* XMM | YMM */
+  const bool zmm_saved = (xcr0 & 0xE6) == 0xE6;         /* + opmask, ZMM */
+  f.avx2 = ymm_saved && ((b >> 5) & 1);
+  const uint32_t avx512_bits = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F DQ BW VL */
+  f.avx512 = f.avx2 && zmm_saved && (b & avx512_bits) == avx512_bits;
+  return f;
+}
+#endif
+
+#if SMR_HAVE_AVX2
+static bool cpu_has_avx2(void) { return x86_detect().avx2; }
+#endif
+#if SMR_HAVE_AVX512
+static bool cpu_has_avx512(void) { return x86_detect().avx512; }
+#endif
+#if SMR_HAVE_NEON
+/* Advanced SIMD is architectural on AArch64 (the only NEON target built). */
+static bool cpu_has_neon(void) { return true; }
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* The ISA list                                                              */
@@ -50,13 +88,13 @@ struct isa_desc {
 static const struct isa_desc isas[] = {
   {SMR_ISA_SCALAR, cpu_any, smr_scalar_install},
 #if SMR_HAVE_AVX2
-  /* {SMR_ISA_AVX2, cpu_has_avx2, smr_avx2_install}, (issue 3) */
+  {SMR_ISA_AVX2, cpu_has_avx2, smr_avx2_install},
 #endif
 #if SMR_HAVE_AVX512
-  /* {SMR_ISA_AVX512, cpu_has_avx512, smr_avx512_install}, (issue 3) */
+  {SMR_ISA_AVX512, cpu_has_avx512, smr_avx512_install},
 #endif
 #if SMR_HAVE_NEON
-  /* {SMR_ISA_NEON, cpu_has_neon, smr_neon_install}, (issue 3) */
+  {SMR_ISA_NEON, cpu_has_neon, smr_neon_install},
 #endif
 };
 #define NUM_ISAS (sizeof isas / sizeof isas[0])

@@ -84,5 +84,8 @@ const struct smr_kernels *smr_kernels_for(int isa);
 
 /* Installers, one per ISA folder. */
 void smr_scalar_install(struct smr_kernels *t);
+void smr_avx2_install(struct smr_kernels *t);   /* src/avx2/   */
+void smr_avx512_install(struct smr_kernels *t); /* src/avx512/ */
+void smr_neon_install(struct smr_kernels *t);   /* src/neon/   */
 
 #endif /* SMR_KERNELS_H */

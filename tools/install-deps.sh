@@ -3,7 +3,7 @@
 # build and test smr. Uses sudo when not run as root.
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev"
+pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev"
 
 missing=""
 for p in $pkgs; do
