@@ -1,2 +1,13 @@
+/*
+ * kernels_avx512.c - installs the AVX-512 kernels (one file per dtype, each
+ * the shared body of src/kernels_simd.h over vec_avx512.h).
+ */
 #include "kernels.h"
-void smr_avx512_install(struct smr_kernels *t) { (void)t; }
+
+void smr_avx512_install_f32(struct smr_kernels_f32 *t);
+void smr_avx512_install_f64(struct smr_kernels_f64 *t);
+
+void smr_avx512_install(struct smr_kernels *t) {
+  smr_avx512_install_f32(&t->f32);
+  smr_avx512_install_f64(&t->f64);
+}

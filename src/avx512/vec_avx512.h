@@ -1,0 +1,124 @@
+/*
+ * vec_avx512.h - the vector layer of src/kernels_simd.h for AVX-512
+ * (F, DQ, VL, BW) with SLEEF's avx512f exp. Included by the two dtype
+ * files of this folder after defining SIMD_F64 to 0 or 1; compiled only
+ * with this folder's flags.
+ *
+ * Tails use AVX-512 lane masks: a masked load never touches memory past
+ * the row and a masked store never writes it.
+ */
+#include <immintrin.h>
+#include <sleef.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#if !SIMD_F64 /* ------------------------------------------------ float */
+
+#define T float
+#define VW 16
+typedef __m512 V;
+typedef __mmask16 VM;
+
+static inline VM part_mask(size_t r) { return (VM)((1u << r) - 1u); } /* r < VW */
+static inline V v_load(const T *p) { return _mm512_loadu_ps(p); }
+static inline void v_store(T *p, V v) { _mm512_storeu_ps(p, v); }
+static inline V v_load_part(const T *p, size_t r, T fill) {
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), part_mask(r), p);
+}
+static inline void v_store_part(T *p, size_t r, V v) { _mm512_mask_storeu_ps(p, part_mask(r), v); }
+static inline V v_set1(T x) { return _mm512_set1_ps(x); }
+static inline V v_add(V a, V b) { return _mm512_add_ps(a, b); }
+static inline V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
+static inline V v_mul(V a, V b) { return _mm512_mul_ps(a, b); }
+static inline V v_div(V a, V b) { return _mm512_div_ps(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+/* VMAXPS returns its second operand when either is NaN */
+static inline V v_max(V a, V b) { return _mm512_max_ps(a, b); }
+static inline V v_exp(V x) { return Sleef_expf16_u10avx512f(x); }
+static inline T v_hmax(V a) { return _mm512_reduce_max_ps(a); }
+static inline VM v_eq(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+static inline VM v_gt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+static inline VM v_unord(V a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+static inline V v_select(VM m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+
+/* 16 float lanes widened into two vectors of 8 doubles */
+typedef struct {
+  __m512d lo, hi;
+} VA;
+static inline __m512d lo_pd(V v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d hi_pd(V v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+static inline VA w_zero(void) {
+  VA w = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  return w;
+}
+static inline void w_add(VA *w, V v) {
+  w->lo = _mm512_add_pd(w->lo, lo_pd(v));
+  w->hi = _mm512_add_pd(w->hi, hi_pd(v));
+}
+static inline void w_addsq(VA *w, V v) {
+  const __m512d l = lo_pd(v), h = hi_pd(v);
+  w->lo = _mm512_fmadd_pd(l, l, w->lo);
+  w->hi = _mm512_fmadd_pd(h, h, w->hi);
+}
+static inline void w_scale(VA *w, V f) {
+  w->lo = _mm512_mul_pd(w->lo, lo_pd(f));
+  w->hi = _mm512_mul_pd(w->hi, hi_pd(f));
+}
+static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_add_pd(w.lo, w.hi)); }
+
+#else /* --------------------------------------------------------- double */
+
+#define T double
+#define VW 8
+typedef __m512d V;
+typedef __mmask8 VM;
+
+static inline VM part_mask(size_t r) { return (VM)((1u << r) - 1u); } /* r < VW */
+static inline V v_load(const T *p) { return _mm512_loadu_pd(p); }
+static inline void v_store(T *p, V v) { _mm512_storeu_pd(p, v); }
+static inline V v_load_part(const T *p, size_t r, T fill) {
+  return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), part_mask(r), p);
+}
+static inline void v_store_part(T *p, size_t r, V v) { _mm512_mask_storeu_pd(p, part_mask(r), v); }
+static inline V v_set1(T x) { return _mm512_set1_pd(x); }
+static inline V v_add(V a, V b) { return _mm512_add_pd(a, b); }
+static inline V v_sub(V a, V b) { return _mm512_sub_pd(a, b); }
+static inline V v_mul(V a, V b) { return _mm512_mul_pd(a, b); }
+static inline V v_div(V a, V b) { return _mm512_div_pd(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+static inline V v_max(V a, V b) { return _mm512_max_pd(a, b); }
+static inline V v_exp(V x) { return Sleef_expd8_u10avx512f(x); }
+static inline T v_hmax(V a) { return _mm512_reduce_max_pd(a); }
+static inline VM v_eq(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+static inline VM v_gt(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+static inline VM v_unord(V a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+static inline V v_select(VM m, V a, V b) { return _mm512_mask_blend_pd(m, b, a); }
+
+/* Kahan-compensated lanes: s - c is the sum */
+typedef struct {
+  __m512d s, c;
+} VA;
+static inline VA w_zero(void) {
+  VA w = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  return w;
+}
+static inline void w_add(VA *w, V x) {
+  const __m512d y = _mm512_sub_pd(x, w->c);
+  const __m512d t = _mm512_add_pd(w->s, y);
+  w->c = _mm512_sub_pd(_mm512_sub_pd(t, w->s), y);
+  w->s = t;
+}
+static inline void w_addsq(VA *w, V x) { w_add(w, _mm512_mul_pd(x, x)); }
+static inline void w_scale(VA *w, V f) {
+  w->s = _mm512_mul_pd(w->s, f);
+  w->c = _mm512_mul_pd(w->c, f);
+}
+static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_sub_pd(w.s, w.c)); }
+
+#endif
+
+static inline VM vm_or(VM a, VM b) { return (VM)(a | b); }
+static inline bool vm_any(VM m) { return m != 0; }
+static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount((unsigned)m); }
+static inline unsigned vm_first(VM m) { return m ? (unsigned)__builtin_ctz((unsigned)m) : VW; }

@@ -1,0 +1,521 @@
+/*
+ * kernels_simd.h - the SIMD kernels, written once against a small vector
+ * layer and compiled once per ISA and dtype.
+ *
+ * Each src/<isa>/kernels_<isa>_<dtype>.c defines the vector layer of its
+ * ISA for one dtype (src/<isa>/vec_<isa>.h), then includes this file, which
+ * defines static kernels and
+ *
+ *   void SIMD_INSTALL(struct SIMD_TABLE *t)
+ *
+ * that overwrites the entries implemented here. The file is compiled only
+ * inside an ISA folder, with that folder's flags; it holds no intrinsics.
+ *
+ * The vector layer (every function static inline; V holds VW lanes of T):
+ *   V  v_load(const T *p), v_store(T *p, V)           unaligned
+ *   V  v_load_part(const T *p, size_t r, T fill)      lanes >= r get fill
+ *   void v_store_part(T *p, size_t r, V)              writes lanes < r only
+ *   V  v_set1(T), v_add, v_sub, v_mul, v_div, v_fma(a, b, c) = a*b + c
+ *   V  v_max(a, b)        max; when a is NaN the result is b (b never NaN)
+ *   V  v_exp(V)           SLEEF, 1.0 ulp
+ *   T  v_hmax(V)          largest lane (no NaN lanes)
+ *   VM v_eq(a, b), v_gt(a, b), v_unord(a)  lane masks (ordered compares)
+ *   VM vm_or(VM, VM);  bool vm_any(VM);  unsigned vm_count(VM)
+ *   unsigned vm_first(VM)  index of the first set lane, VW when none
+ *   V  v_select(VM m, V a, V b)           m ? a : b per lane
+ *   VA accumulator of VW lanes in double: w_zero(), w_add(VA *, V),
+ *      w_addsq(VA *, V) (adds x*x exactly formed in double for f32),
+ *      w_scale(VA *, V f) (multiplies each lane), double w_hsum(W).
+ *      f32: the lanes widened to double; f64: Kahan-compensated lanes.
+ *
+ * Numerics (bounds in docs/ACCURACY.md, checked by tests/test_isa.c):
+ *   - exp(z_j - m) is evaluated in T: d = z_j - m is rounded once, so the
+ *     result carries a relative error up to |d| * eps / 2 on top of SLEEF's
+ *     1 ulp; the bound per element is (A + B |z_j - m|) ulp.
+ *   - sums of exponentials are formed four vectors at a time in T (two
+ *     levels of pairwise addition) and then folded into the VA accumulator,
+ *     so their error does not grow with k.
+ *   - the row max m is excluded from the sums: rest = (ties - 1) +
+ *     sum_{z_j != m} exp(z_j - m), and the row's log-sum-exp is
+ *     m + log1p(rest) in double, exact to the last bit when the row is
+ *     nearly one-hot (the same split as the scalar twin).
+ *   - special rows (max -inf or +inf) take the plain-C slow path below,
+ *     which applies the rules of smr.h exactly like src/scalar.
+ */
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define U 4 /* vectors per unrolled step */
+
+/* ------------------------------------------------------------------------ */
+/* Row passes                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Element load, optionally divided by the temperature t in T (the same
+   correctly rounded division as the scalar twin). */
+static inline V ld(const T *z, V tv, bool scaled) {
+  const V x = v_load(z);
+  return scaled ? v_div(x, tv) : x;
+}
+
+static inline V ld_part(const T *z, size_t r, T fill, V tv, bool scaled) {
+  const V x = v_load_part(z, r, fill);
+  return scaled ? v_div(x, tv) : x;
+}
+
+/* The row max, NaN entries ignored (-inf when there is no number). Four
+   independent accumulators hide the latency of max. */
+static inline T row_max(const T *z, size_t k, V tv, bool scaled) {
+  const V ninf = v_set1((T)-INFINITY);
+  V a0 = ninf, a1 = ninf, a2 = ninf, a3 = ninf;
+  size_t j = 0;
+  for (; j + U * VW <= k; j += U * VW) {
+    a0 = v_max(ld(z + j, tv, scaled), a0);
+    a1 = v_max(ld(z + j + VW, tv, scaled), a1);
+    a2 = v_max(ld(z + j + 2 * VW, tv, scaled), a2);
+    a3 = v_max(ld(z + j + 3 * VW, tv, scaled), a3);
+  }
+  for (; j + VW <= k; j += VW) a0 = v_max(ld(z + j, tv, scaled), a0);
+  if (j < k) a1 = v_max(ld_part(z + j, k - j, (T)-INFINITY, tv, scaled), a1);
+  return v_hmax(v_max(v_max(a0, a1), v_max(a2, a3)));
+}
+
+/* What the exp pass of a row found: rest = sum over all entries but one
+   occurrence of the max of exp(z_j - m); the row sum is 1 + rest. */
+struct exp_pass {
+  double sum;  /* sum_j exp(z_j - m), >= 1 */
+  double rest; /* sum - 1 without cancellation (only when excl) */
+};
+
+/* e = exp(x - m) for one vector; when store, writes e to out + j. Entries
+   equal to m are left out of the returned partial and counted in *ties. */
+static inline V exp_step(V x, V mv, T *out, size_t j, bool store, bool excl, size_t *ties) {
+  const V e = v_exp(v_sub(x, mv));
+  if (store) v_store(out + j, e);
+  if (!excl) return e;
+  const VM eq = v_eq(x, mv);
+  *ties += vm_count(eq);
+  return v_select(eq, v_set1((T)0), e);
+}
+
+/* One pass over a row with finite max m: stores exp(z_j - m) to out when
+   store (out may equal z), and returns the sum split as described above.
+   excl = false skips the tie bookkeeping (plain softmax needs only 1 +
+   rest, which is then formed as the full sum). */
+static inline struct exp_pass exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out,
+                                      bool store, bool excl) {
+  const V mv = v_set1(m);
+  VA acc = w_zero();
+  size_t ties = 0, j = 0;
+  for (; j + U * VW <= k; j += U * VW) {
+    const V e0 = exp_step(ld(z + j, tv, scaled), mv, out, j, store, excl, &ties);
+    const V e1 = exp_step(ld(z + j + VW, tv, scaled), mv, out, j + VW, store, excl, &ties);
+    const V e2 = exp_step(ld(z + j + 2 * VW, tv, scaled), mv, out, j + 2 * VW, store, excl, &ties);
+    const V e3 = exp_step(ld(z + j + 3 * VW, tv, scaled), mv, out, j + 3 * VW, store, excl, &ties);
+    w_add(&acc, v_add(v_add(e0, e1), v_add(e2, e3)));
+  }
+  for (; j + VW <= k; j += VW)
+    w_add(&acc, exp_step(ld(z + j, tv, scaled), mv, out, j, store, excl, &ties));
+  if (j < k) {
+    /* fill -inf: exp(-inf - m) = 0 and -inf != m, so the lanes past the
+       row add nothing */
+    const V x = ld_part(z + j, k - j, (T)-INFINITY, tv, scaled);
+    const V e = v_exp(v_sub(x, mv));
+    if (store) v_store_part(out + j, k - j, e);
+    if (excl) {
+      const VM eq = v_eq(x, mv);
+      ties += vm_count(eq);
+      w_add(&acc, v_select(eq, v_set1((T)0), e));
+    } else {
+      w_add(&acc, e);
+    }
+  }
+  struct exp_pass r;
+  if (excl) {
+    r.rest = (double)(ties - 1) + w_hsum(acc); /* ties >= 1: m is attained */
+    r.sum = 1.0 + r.rest;
+  } else {
+    r.sum = w_hsum(acc); /* holds exp(m - m) = 1 */
+    r.rest = r.sum - 1.0;
+  }
+  return r;
+}
+
+/* out = x * f over a row (the normalize pass of two-pass softmax). */
+static inline void scale_row(T *out, size_t k, V f) {
+  size_t j = 0;
+  for (; j + U * VW <= k; j += U * VW) {
+    v_store(out + j, v_mul(v_load(out + j), f));
+    v_store(out + j + VW, v_mul(v_load(out + j + VW), f));
+    v_store(out + j + 2 * VW, v_mul(v_load(out + j + 2 * VW), f));
+    v_store(out + j + 3 * VW, v_mul(v_load(out + j + 3 * VW), f));
+  }
+  for (; j + VW <= k; j += VW) v_store(out + j, v_mul(v_load(out + j), f));
+  if (j < k) v_store_part(out + j, k - j, v_mul(v_load_part(out + j, k - j, (T)0), f));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Special rows: the rules of smr.h in plain C (rare: max -inf or +inf)      */
+/* ------------------------------------------------------------------------ */
+
+static inline T elem(const T *z, size_t j, T t, bool scaled) {
+  return scaled ? (T)(z[j] / t) : z[j];
+}
+
+/* For a row whose max m is not finite: returns true and sets *count to the
+   number of +inf entries when the row is the +inf case (m = +inf, no NaN);
+   false when the whole row is NaN (m = -inf, or a NaN next to +inf). */
+static bool special_posinf(const T *z, size_t k, T t, bool scaled, T m, size_t *count) {
+  if (m != (T)INFINITY) return false;
+  size_t c = 0;
+  for (size_t j = 0; j < k; j++) {
+    const T x = elem(z, j, t, scaled);
+    if (isnan(x)) return false;
+    if (x == (T)INFINITY) c++;
+  }
+  *count = c;
+  return true;
+}
+
+static void fill_nan(T *p, size_t k) {
+  for (size_t j = 0; j < k; j++) p[j] = (T)NAN;
+}
+
+static void special_softmax(const T *z, T *p, size_t k, T t, bool scaled, T m) {
+  size_t count = 0;
+  if (!special_posinf(z, k, t, scaled, m, &count)) {
+    fill_nan(p, k);
+    return;
+  }
+  const T share = (T)1 / (T)count;
+  for (size_t j = 0; j < k; j++) p[j] = elem(z, j, t, scaled) == (T)INFINITY ? share : (T)0;
+}
+
+static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY; }
+
+/* ------------------------------------------------------------------------ */
+/* Softmax: two-pass, temperature, online                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Pass 1 reads the row for its max; pass 2 reads it again, stores e_j =
+   exp(z_j - m) and sums; pass 3 scales the stored row by 1/sum while it is
+   still in cache (for rows that fit). */
+static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
+  const V tv = v_set1(t);
+  for (size_t i = 0; i < n; i++, z += k, p += k) {
+    const T m = row_max(z, k, tv, scaled);
+    if (!finite_max(m)) {
+      special_softmax(z, p, k, t, scaled, m);
+      continue;
+    }
+    const struct exp_pass s = exp_row(z, k, m, tv, scaled, p, true, false);
+    /* a NaN in the row makes the sum, and so every p_j, NaN */
+    scale_row(p, k, v_set1((T)(1.0 / s.sum)));
+  }
+}
+
+static void simd_softmax(const T *z, T *p, size_t n, size_t k) {
+  softmax_rows(z, p, n, k, (T)1, false);
+}
+
+static void simd_softmax_temperature(const T *z, T *p, size_t n, size_t k, T t) {
+  softmax_rows(z, p, n, k, t, true);
+}
+
+/* Online pass: per lane a running max mx and a sum r of exp(z - mx) (in the
+   VA accumulator). Each step of U vectors takes the block max first, so a
+   lane whose max rises is rescaled once per step (r *= exp(old - new)),
+   not once per element. Lanes still at -inf use 0 as the reference, so
+   exp(-inf - 0) = 0 keeps -inf entries out and NaN entries still give NaN.
+   Returns the row max (NaN ignored) and *sum = sum_j exp(z_j - max). */
+struct online {
+  V mx;
+  VA r;
+};
+
+static inline void online_step(struct online *o, V x0, V x1, V x2, V x3) {
+  const V bm = v_max(v_max(x0, x1), v_max(x2, x3)); /* may be NaN */
+  const V mnew = v_max(bm, o->mx);                  /* never NaN */
+  const VM rose = v_gt(mnew, o->mx);
+  if (vm_any(rose)) {
+    /* lanes at -inf have r = 0: exp(-inf - mnew) = 0 scales 0 to 0 */
+    const V f = v_select(rose, v_exp(v_sub(o->mx, mnew)), v_set1((T)1));
+    w_scale(&o->r, f);
+    o->mx = mnew;
+  }
+  const V ninf = v_set1((T)-INFINITY);
+  const V ref = v_select(v_eq(o->mx, ninf), v_set1((T)0), o->mx);
+  const V e0 = v_exp(v_sub(x0, ref)), e1 = v_exp(v_sub(x1, ref));
+  const V e2 = v_exp(v_sub(x2, ref)), e3 = v_exp(v_sub(x3, ref));
+  w_add(&o->r, v_add(v_add(e0, e1), v_add(e2, e3)));
+}
+
+static inline T online_row(const T *z, size_t k, double *sum) {
+  const V ninf = v_set1((T)-INFINITY);
+  struct online o = {ninf, w_zero()};
+  size_t j = 0;
+  for (; j + U * VW <= k; j += U * VW)
+    online_step(&o, v_load(z + j), v_load(z + j + VW), v_load(z + j + 2 * VW),
+                v_load(z + j + 3 * VW));
+  /* the rest (up to U vectors, the last one partial) as one more step with
+     -inf padding vectors */
+  if (j < k) {
+    V x[U] = {ninf, ninf, ninf, ninf};
+    for (int u = 0; u < U && j < k; u++, j += VW)
+      x[u] = k - j >= VW ? v_load(z + j) : v_load_part(z + j, k - j, (T)-INFINITY);
+    online_step(&o, x[0], x[1], x[2], x[3]);
+  }
+  const T m = v_hmax(o.mx);
+  if (!finite_max(m)) return m;
+  /* bring every lane to the row max: lanes at -inf get exp(-inf) = 0 */
+  w_scale(&o.r, v_exp(v_sub(o.mx, v_set1(m))));
+  *sum = w_hsum(o.r);
+  return m;
+}
+
+static void simd_softmax_online(const T *z, T *p, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++, z += k, p += k) {
+    double sum = 0.0;
+    const T m = online_row(z, k, &sum);
+    if (!finite_max(m)) {
+      special_softmax(z, p, k, (T)1, false, m);
+      continue;
+    }
+    /* normalize pass: p = exp(z - m) / sum (NaN rows: sum is NaN) */
+    const V mv = v_set1(m), f = v_set1((T)(1.0 / sum));
+    size_t j = 0;
+    for (; j + VW <= k; j += VW) v_store(p + j, v_mul(v_exp(v_sub(v_load(z + j), mv)), f));
+    if (j < k)
+      v_store_part(p + j, k - j,
+                   v_mul(v_exp(v_sub(v_load_part(z + j, k - j, (T)-INFINITY), mv)), f));
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Log-softmax                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* out_j = (z_j - m) - log1p(rest): both terms <= 0, nothing cancels. */
+static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
+  const V tv = v_set1((T)1);
+  for (size_t i = 0; i < n; i++, z += k, out += k) {
+    const T m = row_max(z, k, tv, false);
+    if (!finite_max(m)) {
+      size_t count = 0;
+      if (!special_posinf(z, k, (T)1, false, m, &count)) {
+        fill_nan(out, k);
+        continue;
+      }
+      const T share = (T)(0.0 - log((double)count));
+      for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
+      continue;
+    }
+    const struct exp_pass s = exp_row(z, k, m, tv, false, out, false, true);
+    const V mv = v_set1(m), lv = v_set1((T)log1p(s.rest));
+    size_t j = 0;
+    for (; j + VW <= k; j += VW) v_store(out + j, v_sub(v_sub(v_load(z + j), mv), lv));
+    if (j < k)
+      v_store_part(out + j, k - j, v_sub(v_sub(v_load_part(z + j, k - j, (T)0), mv), lv));
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cross-entropy                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A row whose max is +inf or -inf: exactly the scalar rules. */
+static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m, double zl) {
+  size_t count = 0;
+  if (!special_posinf(z, k, (T)1, false, m, &count)) {
+    if (g != NULL) fill_nan(g, k);
+    return NAN;
+  }
+  if (g != NULL) {
+    const double share = 1.0 / (double)count;
+    for (size_t j = 0; j < k; j++) {
+      const double pj = z[j] == (T)INFINITY ? share : 0.0;
+      g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * (double)scale);
+    }
+  }
+  return zl == INFINITY ? log((double)count) : INFINITY;
+}
+
+/* Fused loss and gradient: max pass, exp pass storing e_j into g, scale
+   pass g_j = e_j * scale / sum, then g_label = (p_label - 1) * scale formed
+   without cancellation. Loss only (g == NULL): one online read of the row. */
+static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
+                             T *g) {
+  const V tv = v_set1((T)1);
+  double total = 0.0;
+  for (size_t i = 0; i < n; i++, z += k) {
+    const size_t label = (size_t)labels[i];
+    const double zl = (double)z[label]; /* read before g (maybe z) is written */
+    if (g == NULL) {
+      double sum = 0.0;
+      const T m = online_row(z, k, &sum);
+      /* lse - z_label = (m - z_label) + log(sum); sum >= 1 */
+      total += finite_max(m) ? ((double)m - zl) + log(sum)
+                             : special_ce(z, label, k, scale, NULL, m, zl);
+      continue;
+    }
+    T *gi = g + i * k;
+    const T m = row_max(z, k, tv, false);
+    if (!finite_max(m)) {
+      total += special_ce(z, label, k, scale, gi, m, zl);
+      continue;
+    }
+    const struct exp_pass s = exp_row(z, k, m, tv, false, gi, true, true);
+    const double sum = s.sum;
+    scale_row(gi, k, v_set1((T)((double)scale / sum)));
+    /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
+    const double q = zl == (double)m ? -s.rest / sum : exp(zl - (double)m) / sum - 1.0;
+    gi[label] = (T)(q * (double)scale);
+    total += ((double)m - zl) + log1p(s.rest);
+  }
+  return total;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Predict and trainer loops                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* First index of the row max; -1 when the row holds a NaN. */
+static void simd_argmax_rows(const T *p, size_t n, size_t k, int32_t *labels) {
+  for (size_t i = 0; i < n; i++, p += k) {
+    /* one read for the max and a NaN check */
+    const V ninf = v_set1((T)-INFINITY);
+    V a = ninf;
+    VM nan = v_unord(ninf);
+    size_t j = 0;
+    for (; j + VW <= k; j += VW) {
+      const V x = v_load(p + j);
+      a = v_max(x, a);
+      nan = vm_or(nan, v_unord(x));
+    }
+    if (j < k) {
+      const V x = v_load_part(p + j, k - j, (T)-INFINITY);
+      a = v_max(x, a);
+      nan = vm_or(nan, v_unord(x));
+    }
+    if (vm_any(nan)) {
+      labels[i] = -1;
+      continue;
+    }
+    const V mv = v_set1(v_hmax(a));
+    /* the first occurrence; NaN padding never compares equal */
+    int32_t best = 0;
+    for (j = 0; j < k; j += VW) {
+      const V x = k - j >= VW ? v_load(p + j) : v_load_part(p + j, k - j, (T)NAN);
+      const unsigned f = vm_first(v_eq(x, mv));
+      if (f < VW) {
+        best = (int32_t)(j + f);
+        break;
+      }
+    }
+    labels[i] = best;
+  }
+}
+
+/* y[0..len) += a * x[0..len) (fused multiply-add). */
+static inline void axpy_row(size_t len, V av, const T *x, T *y) {
+  size_t j = 0;
+  for (; j + U * VW <= len; j += U * VW) {
+    v_store(y + j, v_fma(av, v_load(x + j), v_load(y + j)));
+    v_store(y + j + VW, v_fma(av, v_load(x + j + VW), v_load(y + j + VW)));
+    v_store(y + j + 2 * VW, v_fma(av, v_load(x + j + 2 * VW), v_load(y + j + 2 * VW)));
+    v_store(y + j + 3 * VW, v_fma(av, v_load(x + j + 3 * VW), v_load(y + j + 3 * VW)));
+  }
+  for (; j + VW <= len; j += VW) v_store(y + j, v_fma(av, v_load(x + j), v_load(y + j)));
+  if (j < len) {
+    const size_t r = len - j;
+    v_store_part(y + j, r, v_fma(av, v_load_part(x + j, r, (T)0), v_load_part(y + j, r, (T)0)));
+  }
+}
+
+static void simd_axpy(size_t len, T a, const T *x, T *y) { axpy_row(len, v_set1(a), x, y); }
+
+/* Z = X W + b: each row of Z starts at b and takes X_if * W_f for f in
+   order (the scalar twin's order, with fused multiply-adds). */
+static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
+                                size_t k) {
+  for (size_t i = 0; i < n; i++) {
+    T *zi = Z + i * k;
+    for (size_t j = 0; j < k; j++) zi[j] = b[j];
+    for (size_t f = 0; f < d; f++) axpy_row(k, v_set1(X[i * d + f]), W + f * k, zi);
+  }
+}
+
+/* dW (+)= X^T G: row i of G, scaled by X_if, into row f of dW. */
+static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+                      bool accumulate) {
+  if (!accumulate)
+    for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < d; f++) axpy_row(k, v_set1(X[i * d + f]), G + i * k, dW + f * k);
+}
+
+/* db (+)= column sums of G, rows added in order: the same additions as the
+   scalar twin, so the result is identical. */
+static void simd_colsum(const T *G, T *db, size_t n, size_t k, bool accumulate) {
+  size_t j = 0;
+  for (; j + VW <= k; j += VW) {
+    V acc = accumulate ? v_load(db + j) : v_set1((T)0);
+    for (size_t i = 0; i < n; i++) acc = v_add(acc, v_load(G + i * k + j));
+    v_store(db + j, acc);
+  }
+  if (j < k) {
+    const size_t r = k - j;
+    V acc = accumulate ? v_load_part(db + j, r, (T)0) : v_set1((T)0);
+    for (size_t i = 0; i < n; i++) acc = v_add(acc, v_load_part(G + i * k + j, r, (T)0));
+    v_store_part(db + j, r, acc);
+  }
+}
+
+/* Sum of squares in double (f32: squares formed exactly in double). */
+static double simd_sumsq(const T *x, size_t len) {
+  VA a0 = w_zero(), a1 = w_zero();
+  size_t j = 0;
+  for (; j + 2 * VW <= len; j += 2 * VW) {
+    w_addsq(&a0, v_load(x + j));
+    w_addsq(&a1, v_load(x + j + VW));
+  }
+  for (; j + VW <= len; j += VW) w_addsq(&a0, v_load(x + j));
+  if (j < len) w_addsq(&a1, v_load_part(x + j, len - j, (T)0));
+  return w_hsum(a0) + w_hsum(a1);
+}
+
+/* x * 0 is 0 for finite x and NaN for inf or NaN; the sum of those stays 0
+   exactly when every element is finite. */
+static bool simd_all_finite(const T *x, size_t len) {
+  const V zero = v_set1((T)0);
+  V a0 = zero, a1 = zero;
+  size_t j = 0;
+  for (; j + 2 * VW <= len; j += 2 * VW) {
+    a0 = v_add(a0, v_mul(v_load(x + j), zero));
+    a1 = v_add(a1, v_mul(v_load(x + j + VW), zero));
+  }
+  for (; j + VW <= len; j += VW) a0 = v_add(a0, v_mul(v_load(x + j), zero));
+  if (j < len) a1 = v_add(a1, v_mul(v_load_part(x + j, len - j, (T)0), zero));
+  return !vm_any(v_unord(v_add(a0, a1)));
+}
+
+void SIMD_INSTALL(struct SIMD_TABLE *t);
+void SIMD_INSTALL(struct SIMD_TABLE *t) {
+  t->softmax = simd_softmax;
+  t->softmax_online = simd_softmax_online;
+  t->softmax_temperature = simd_softmax_temperature;
+  t->log_softmax = simd_log_softmax;
+  t->ce_logits = simd_ce_logits;
+  t->argmax_rows = simd_argmax_rows;
+  t->linear_forward = simd_linear_forward;
+  t->xt_g = simd_xt_g;
+  t->colsum = simd_colsum;
+  t->axpy = simd_axpy;
+  t->sumsq = simd_sumsq;
+  t->all_finite = simd_all_finite;
+  /* ce_prob (the seed's reference formula), col_mean_std and standardize
+     (once per fit or predict call, in double) stay with the scalar twin. */
+}
