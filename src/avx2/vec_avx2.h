@@ -1,0 +1,159 @@
+/*
+ * vec_avx2.h - the vector layer of src/kernels_simd.h for AVX2 + FMA with
+ * SLEEF's avx2 exp. Included by the two dtype files of this folder after
+ * defining SIMD_F64 to 0 or 1; compiled only with this folder's flags.
+ *
+ * Tails use VMASKMOV: lanes outside the mask are neither read nor written
+ * (no fault past the end of a buffer), then blended with the fill value.
+ * Masks are compare results (all-ones lanes); VM is the same vector type.
+ */
+#include <immintrin.h>
+#include <sleef.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if !SIMD_F64 /* ------------------------------------------------ float */
+
+#define T float
+#define VW 8
+typedef __m256 V;
+typedef __m256 VM;
+
+/* part_mask(r): the first r lanes set, read from a sliding window. */
+static inline __m256i part_mask(size_t r) { /* r < VW */
+  static const int32_t win[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i *)(const void *)(win + 8 - r));
+}
+static inline V v_load(const T *p) { return _mm256_loadu_ps(p); }
+static inline void v_store(T *p, V v) { _mm256_storeu_ps(p, v); }
+static inline V v_load_part(const T *p, size_t r, T fill) {
+  const __m256i m = part_mask(r);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void v_store_part(T *p, size_t r, V v) { _mm256_maskstore_ps(p, part_mask(r), v); }
+static inline V v_set1(T x) { return _mm256_set1_ps(x); }
+static inline V v_add(V a, V b) { return _mm256_add_ps(a, b); }
+static inline V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
+static inline V v_mul(V a, V b) { return _mm256_mul_ps(a, b); }
+static inline V v_div(V a, V b) { return _mm256_div_ps(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+/* VMAXPS returns its second operand when either is NaN */
+static inline V v_max(V a, V b) { return _mm256_max_ps(a, b); }
+static inline V v_exp(V x) { return Sleef_expf8_u10avx2(x); }
+static inline T v_hmax(V a) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+static inline VM v_eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+static inline VM v_gt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+static inline VM v_unord(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+static inline V v_select(VM m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+static inline VM vm_or(VM a, VM b) { return _mm256_or_ps(a, b); }
+static inline unsigned vm_bits(VM m) { return (unsigned)_mm256_movemask_ps(m); }
+
+/* 8 float lanes widened into two vectors of 4 doubles */
+typedef struct {
+  __m256d lo, hi;
+} VA;
+static inline __m256d lo_pd(V v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline __m256d hi_pd(V v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+static inline VA w_zero(void) {
+  VA w = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+  return w;
+}
+static inline void w_add(VA *w, V v) {
+  w->lo = _mm256_add_pd(w->lo, lo_pd(v));
+  w->hi = _mm256_add_pd(w->hi, hi_pd(v));
+}
+static inline void w_addsq(VA *w, V v) {
+  const __m256d l = lo_pd(v), h = hi_pd(v);
+  w->lo = _mm256_fmadd_pd(l, l, w->lo);
+  w->hi = _mm256_fmadd_pd(h, h, w->hi);
+}
+static inline void w_scale(VA *w, V f) {
+  w->lo = _mm256_mul_pd(w->lo, lo_pd(f));
+  w->hi = _mm256_mul_pd(w->hi, hi_pd(f));
+}
+static inline double hsum_pd(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+  return _mm_cvtsd_f64(s);
+}
+static inline double w_hsum(VA w) { return hsum_pd(_mm256_add_pd(w.lo, w.hi)); }
+
+#else /* --------------------------------------------------------- double */
+
+#define T double
+#define VW 4
+typedef __m256d V;
+typedef __m256d VM;
+
+static inline __m256i part_mask(size_t r) { /* r < VW */
+  static const int64_t win[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i *)(const void *)(win + 4 - r));
+}
+static inline V v_load(const T *p) { return _mm256_loadu_pd(p); }
+static inline void v_store(T *p, V v) { _mm256_storeu_pd(p, v); }
+static inline V v_load_part(const T *p, size_t r, T fill) {
+  const __m256i m = part_mask(r);
+  return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+}
+static inline void v_store_part(T *p, size_t r, V v) { _mm256_maskstore_pd(p, part_mask(r), v); }
+static inline V v_set1(T x) { return _mm256_set1_pd(x); }
+static inline V v_add(V a, V b) { return _mm256_add_pd(a, b); }
+static inline V v_sub(V a, V b) { return _mm256_sub_pd(a, b); }
+static inline V v_mul(V a, V b) { return _mm256_mul_pd(a, b); }
+static inline V v_div(V a, V b) { return _mm256_div_pd(a, b); }
+static inline V v_fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+static inline V v_max(V a, V b) { return _mm256_max_pd(a, b); }
+static inline V v_exp(V x) { return Sleef_expd4_u10avx2(x); }
+static inline T v_hmax(V a) {
+  __m128d m = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  m = _mm_max_sd(m, _mm_unpackhi_pd(m, m));
+  return _mm_cvtsd_f64(m);
+}
+static inline VM v_eq(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+static inline VM v_gt(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+static inline VM v_unord(V a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+static inline V v_select(VM m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
+static inline VM vm_or(VM a, VM b) { return _mm256_or_pd(a, b); }
+static inline unsigned vm_bits(VM m) { return (unsigned)_mm256_movemask_pd(m); }
+
+/* Kahan-compensated lanes: s - c is the sum */
+typedef struct {
+  __m256d s, c;
+} VA;
+static inline VA w_zero(void) {
+  VA w = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+  return w;
+}
+static inline void w_add(VA *w, V x) {
+  const __m256d y = _mm256_sub_pd(x, w->c);
+  const __m256d t = _mm256_add_pd(w->s, y);
+  w->c = _mm256_sub_pd(_mm256_sub_pd(t, w->s), y);
+  w->s = t;
+}
+static inline void w_addsq(VA *w, V x) { w_add(w, _mm256_mul_pd(x, x)); }
+static inline void w_scale(VA *w, V f) {
+  w->s = _mm256_mul_pd(w->s, f);
+  w->c = _mm256_mul_pd(w->c, f);
+}
+static inline double w_hsum(VA w) {
+  const __m256d v = _mm256_sub_pd(w.s, w.c);
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+  return _mm_cvtsd_f64(s);
+}
+
+#endif
+
+static inline bool vm_any(VM m) { return vm_bits(m) != 0; }
+static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount(vm_bits(m)); }
+static inline unsigned vm_first(VM m) {
+  const unsigned b = vm_bits(m);
+  return b ? (unsigned)__builtin_ctz(b) : VW;
+}
