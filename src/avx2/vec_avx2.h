@@ -137,7 +137,9 @@ static inline void w_add(VA *w, V x) {
   w->c = _mm256_sub_pd(_mm256_sub_pd(t, w->s), y);
   w->s = t;
 }
-static inline void w_addsq(VA *w, V x) { w_add(w, _mm256_mul_pd(x, x)); }
+/* Squares add to the plain lane sum, like the scalar twin: Kahan's
+   correction would turn an overflow to +inf into NaN (inf - inf). */
+static inline void w_addsq(VA *w, V x) { w->s = _mm256_fmadd_pd(x, x, w->s); }
 static inline void w_scale(VA *w, V f) {
   w->s = _mm256_mul_pd(w->s, f);
   w->c = _mm256_mul_pd(w->c, f);

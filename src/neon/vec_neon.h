@@ -117,7 +117,9 @@ static inline void w_add(VA *w, V x) {
   w->c = vsubq_f64(vsubq_f64(t, w->s), y);
   w->s = t;
 }
-static inline void w_addsq(VA *w, V x) { w_add(w, vmulq_f64(x, x)); }
+/* Squares add to the plain lane sum, like the scalar twin: Kahan's
+   correction would turn an overflow to +inf into NaN (inf - inf). */
+static inline void w_addsq(VA *w, V x) { w->s = vfmaq_f64(w->s, x, x); }
 static inline void w_scale(VA *w, V f) {
   w->s = vmulq_f64(w->s, f);
   w->c = vmulq_f64(w->c, f);
