@@ -49,6 +49,8 @@
 #include <stdint.h>
 
 #define U 4 /* vectors per unrolled step */
+/* loss-only CE: rest below this is recomputed (see simd_ce_logits) */
+#define REREAD_BELOW (sizeof(T) == sizeof(float) ? 0x1p-20 : 0.125)
 
 /* ------------------------------------------------------------------------ */
 /* Row passes                                                                */
@@ -345,7 +347,8 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
 
 /* Fused loss and gradient: max pass, exp pass storing e_j into g, scale
    pass g_j = e_j * scale / sum, then g_label = (p_label - 1) * scale formed
-   without cancellation. Loss only (g == NULL): one online read of the row. */
+   without cancellation. Loss only (g == NULL): one online read of the row
+   (two for nearly one-hot rows, see below). */
 static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
                              T *g) {
   const V tv = v_set1((T)1);
@@ -356,9 +359,20 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
     if (g == NULL) {
       double sum = 0.0;
       const T m = online_row(z, k, &sum);
-      /* lse - z_label = (m - z_label) + log(sum); sum >= 1 */
-      total += finite_max(m) ? ((double)m - zl) + log(sum)
-                             : special_ce(z, label, k, scale, NULL, m, zl);
+      if (!finite_max(m)) {
+        total += special_ce(z, label, k, scale, NULL, m, zl);
+        continue;
+      }
+      /* lse - z_label = (m - z_label) + log1p(rest). The online sum holds
+         1 + rest in double, so rest = sum - 1 has an absolute error of a
+         few 2^-53: relative eps64 / rest. That is far below the f32 eps
+         while rest >= 2^-20, and within a few f64 eps while rest >= 1/8.
+         Rows below that (nearly one-hot: rare for raw logits, common for a
+         confident model) reread the row, still in cache, for rest with the
+         max excluded as in the fused path. */
+      double rest = sum - 1.0;
+      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, false, true).rest;
+      total += ((double)m - zl) + log1p(rest);
       continue;
     }
     T *gi = g + i * k;
