@@ -3,6 +3,9 @@
 # usage: sh tests/test_cli.sh PATH/TO/smr DATA_DIR
 # Prints one line per check ("ok - ..." or "FAIL - ...", with the command's
 # output on failure) and a final "N passed, N failed"; exits 1 on any failure.
+# SMR_TEST_EMULATOR (words, e.g. "qemu-aarch64 -L /"): run smr under it (a
+# cross build, tests/meson.build; an emulated CPU, tools/test.sh). A cross
+# build without one (SMR_TEST_CROSS=1) cannot run smr: skipped (exit 77).
 # shellcheck disable=SC2016 # awk programs and sh -c scripts are single-quoted on purpose
 set -u
 
@@ -19,9 +22,27 @@ if [ ! -x "$SMR" ] || [ ! -f "$IRIS" ]; then
   exit 1
 fi
 
+if [ "${SMR_TEST_CROSS:-}" = 1 ] && [ -z "${SMR_TEST_EMULATOR:-}" ]; then
+  echo "SKIP - a cross build without an emulator cannot run $SMR"
+  exit 77
+fi
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smr-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
+
+# Under an emulator, $SMR becomes a script that runs smr under it, so that
+# every use below (directly, through env and sh -c) goes through it.
+if [ -n "${SMR_TEST_EMULATOR:-}" ]; then
+  quoted=$(printf '%s\n' "$SMR" | sed "s/'/'\\\\''/g")
+  {
+    echo '#!/bin/sh'
+    echo "exec $SMR_TEST_EMULATOR '$quoted' \"\$@\""
+  } >"$tmp/smr" || exit 1
+  chmod +x "$tmp/smr" || exit 1
+  echo "# smr runs as: $SMR_TEST_EMULATOR $SMR"
+  SMR=$tmp/smr
+fi
 
 pass=0
 failed=0

@@ -6,6 +6,7 @@
  */
 #include "smr.h"
 #include "smr_config.h"
+#include "isa_guard.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -1263,6 +1264,7 @@ static void remove_tmp_dir(void) {
 }
 
 int main(void) {
+  smr_test_isa_guard();
   snprintf(tmp_dir, sizeof tmp_dir, "/tmp/smr-test-io-XXXXXX");
   if (mkdtemp(tmp_dir) == NULL) {
     perror("mkdtemp");

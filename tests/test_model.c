@@ -8,6 +8,7 @@
  * regression). Error paths are exercised one by one.
  */
 #include "internal.h" /* smr_rng: reproducible test data */
+#include "isa_guard.h"
 #include "smr.h"
 
 #include <check.h>
@@ -1044,6 +1045,7 @@ START_TEST(test_concurrent_readers) {
 END_TEST
 
 int main(void) {
+  smr_test_isa_guard();
   Suite *s = suite_create("model");
   TCase *tc = tcase_create("model");
   tcase_set_timeout(tc, 120);

@@ -3,7 +3,9 @@
 # usage: sh tests/test_symbols.sh PATH/TO/libsmr.so
 # Fails when `nm -D --defined-only` lists a global function or data symbol
 # whose name does not start with smr_, or when smr_softmax_f32 is missing.
+# NM: the nm to use (tests/meson.build passes the cross file's in a cross build).
 set -u
+nm=${NM:-nm}
 
 if [ $# -ne 1 ]; then
   echo "usage: $0 LIBSMR.so" >&2
@@ -14,12 +16,12 @@ if [ ! -f "$lib" ]; then
   echo "FAIL - $lib: no such file"
   exit 1
 fi
-if ! command -v nm >/dev/null 2>&1; then
-  echo "FAIL - nm (binutils) not found"
+if ! command -v "$nm" >/dev/null 2>&1; then
+  echo "FAIL - $nm (binutils) not found"
   exit 1
 fi
-syms=$(nm -D --defined-only "$lib") || {
-  echo "FAIL - nm -D failed on $lib"
+syms=$("$nm" -D --defined-only "$lib") || {
+  echo "FAIL - $nm -D failed on $lib"
   exit 1
 }
 

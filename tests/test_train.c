@@ -8,6 +8,7 @@
  * of /work/shared/data/README.md (scikit-learn, L-BFGS).
  */
 #include "internal.h" /* smr_rng: reproducible test data */
+#include "isa_guard.h"
 #include "smr.h"
 
 #include <check.h>
@@ -1578,6 +1579,7 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 
 int main(void) {
+  smr_test_isa_guard();
   Suite *s = suite_create("train");
   TCase *tc = tcase_create("train");
   tcase_set_timeout(tc, 120);

@@ -1,8 +1,20 @@
 #!/bin/sh
-# test.sh - from a fresh Debian 12 machine, runs every test twice:
-#   build-test: -Dwerror=true, release (-O3);
-#   build-asan: AddressSanitizer + UndefinedBehaviorSanitizer.
-# The last line is "N passed, N failed" over both runs; the exit status is
+# test.sh - from a fresh Debian 12 machine, runs every test:
+#   build-test: -Dwerror=true, release (-O3). Each Check test runs on the
+#     best ISA of this CPU, then once per compiled ISA forced with SMR_ISA
+#     (name@isa; skipped when this CPU lacks the ISA);
+#   build-asan: the same under AddressSanitizer + UndefinedBehaviorSanitizer;
+# and on an x86-64 machine, for the ISAs it may not have:
+#   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its whole
+#     suite run under qemu-aarch64;
+#   haswell, nehalem: build-test's Check tests, its CLI test and `smr info`
+#     under qemu-x86_64 emulating a Haswell (AVX2, no AVX-512) and a Nehalem
+#     (no AVX) CPU. Dispatch must pick avx2 and scalar; the name@isa tests of
+#     the ISAs that CPU lacks must skip; an instruction the CPU lacks kills
+#     the test with SIGILL.
+# The emulated runs set SMR_TEST_QUICK=1 (smaller sizes in test_isa) and
+# SMR_EXPECT_ISA (test_isa checks the ISA dispatch chose).
+# The last line is "N passed, N failed" over all runs; the exit status is
 # non-zero when anything failed (a failed build counts as one failure) or no
 # test ran.
 set -u
@@ -26,11 +38,10 @@ setup() {
   fi
 }
 
-# count DIR: adds the results in DIR/meson-logs/testlog.json (one JSON object
-# per line, each with a "result": OK, EXPECTEDFAIL, SKIP, FAIL, TIMEOUT, ...).
+# count LABEL LOG: adds the results in LOG, a meson testlog.json (one JSON
+# object per line, each with a "result": OK, EXPECTEDFAIL, SKIP, FAIL,
+# TIMEOUT, ...).
 count() {
-  log=$1/meson-logs/testlog.json
-  [ -f "$log" ] || return 0
   counts=$(awk '
     match($0, /"result": *"[A-Z_]+"/) {
       r = substr($0, RSTART, RLENGTH)
@@ -40,7 +51,7 @@ count() {
       else if (r == "SKIP") s++
       else f++
     }
-    END { print p + 0, f + 0, s + 0 }' "$log")
+    END { print p + 0, f + 0, s + 0 }' "$2")
   p=${counts%% *}
   s=${counts##* }
   f=${counts#* }
@@ -51,36 +62,123 @@ count() {
   total_skip=$((total_skip + s))
 }
 
-# run_suite DIR OPTIONS...: configure, build and test.
-run_suite() {
+# build DIR OPTIONS...: configure and compile; a failed build counts as one
+# failure (and returns 1).
+build() {
   dir=$1
   echo "==> $dir"
-  rm -f "$dir/meson-logs/testlog.json"
+  start=$(date +%s)
   if ! setup "$@" || ! meson compile -C "$dir"; then
     echo "$dir: the build failed"
     total_fail=$((total_fail + 1))
-    return
+    return 1
   fi
-  meson test -C "$dir" --print-errorlogs || true
-  if [ ! -f "$dir/meson-logs/testlog.json" ]; then
-    echo "$dir: meson test produced no log"
+  echo "$dir: built in $(($(date +%s) - start)) s"
+}
+
+# run_tests LABEL LOG COMMAND...: runs COMMAND, a meson test writing the
+# test log LOG, then counts LOG. No log counts as one failure.
+run_tests() {
+  label=$1
+  log=$2
+  shift 2
+  start=$(date +%s)
+  rm -f "$log"
+  "$@" || true
+  if [ ! -f "$log" ]; then
+    echo "$label: meson test produced no log"
     total_fail=$((total_fail + 1))
-    return
+  else
+    count "$label" "$log"
   fi
-  count "$dir"
+  echo "$label: tests ran in $(($(date +%s) - start)) s"
 }
 
 # build-test uses the default release build (-O3, what users get); build-asan
 # uses -O2, so both optimization levels are tested.
-run_suite build-test -Dwerror=true -Dbuildtype=release -Dtests=enabled
+native_ok=0
+if build build-test -Dwerror=true -Dbuildtype=release -Dtests=enabled; then
+  native_ok=1
+  run_tests build-test build-test/meson-logs/testlog.json \
+    meson test -C build-test --print-errorlogs
+fi
 
 # allocator_may_return_null: an impossible allocation returns NULL as in libc
 # (the library must turn it into SMR_ENOMEM) instead of aborting the test.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS ASAN_OPTIONS
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true \
-  -Dbuildtype=debugoptimized -Dtests=enabled
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true \
+  -Dbuildtype=debugoptimized -Dtests=enabled; then
+  run_tests build-asan build-asan/meson-logs/testlog.json \
+    meson test -C build-asan --print-errorlogs
+fi
+unset UBSAN_OPTIONS ASAN_OPTIONS
+
+# emulate_x86 CPU ISA [LACKING...]: build-test's Check tests (suite check)
+# and the name@isa tests of the LACKING ISAs under qemu-x86_64 -cpu CPU,
+# which must choose ISA and skip every LACKING one; then its CLI test and
+# `smr info` under the same CPU. SMR_TEST_EMULATOR lets test_kernels and
+# test_cli.sh start their child processes under it too.
+emulate_x86() {
+  cpu=$1
+  isa=$2
+  shift 2
+  qemu="qemu-x86_64 -cpu $cpu"
+  name=$(printf '%s' "$cpu" | tr '[:upper:]' '[:lower:]')
+  echo "==> $name: build-test under $qemu"
+  suites="--suite check"
+  for lacking in "$@"; do suites="$suites --suite isa-$lacking"; done
+  # With --wrapper, meson names the log LOGBASE-<wrapper program>.json.
+  log=build-test/meson-logs/$name-qemu-x86_64.json
+  # shellcheck disable=SC2086 # $suites is a word list
+  run_tests "$name" "$log" \
+    env SMR_TEST_QUICK=1 SMR_EXPECT_ISA="$isa" SMR_TEST_EMULATOR="$qemu" CK_TIMEOUT_MULTIPLIER=10 \
+    meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name" --wrapper "$qemu" $suites
+  # A name@isa test of a lacking ISA that passed ran on another ISA.
+  if [ -f "$log" ]; then
+    for lacking in "$@"; do
+      ran=$(awk -v isa="$lacking" '
+        index($0, "@" isa "\"") && !/"result": *"SKIP"/ { n++ } END { print n + 0 }' "$log")
+      if [ "$ran" -ne 0 ]; then
+        echo "$name: $ran test(s) with SMR_ISA=$lacking did not skip"
+        total_fail=$((total_fail + ran))
+      fi
+    done
+  fi
+  run_tests "$name cli" "build-test/meson-logs/$name-cli.json" \
+    env SMR_TEST_EMULATOR="$qemu" \
+    meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name-cli" cli
+  # $qemu is a word list; qemu warns on stderr about CPU features TCG lacks
+  # shellcheck disable=SC2086
+  active=$($qemu build-test/tools/smr info 2>/dev/null | sed -n 's/^active: //p')
+  if [ "$active" = "$isa" ]; then
+    echo "$name: smr info: active: $active"
+    total_pass=$((total_pass + 1))
+  else
+    echo "$name: smr info: active: '$active', expected $isa"
+    total_fail=$((total_fail + 1))
+  fi
+}
+
+if [ "$(uname -m)" != x86_64 ]; then
+  echo "==> not an x86-64 machine: no aarch64 cross build, no emulated x86 CPUs"
+else
+  # NEON is always there on AArch64, so the plain tests run on neon (which
+  # SMR_EXPECT_ISA checks) and name@neon would repeat them: left out.
+  if build build-aarch64 --cross-file tools/cross/aarch64-linux-gnu.ini -Dwerror=true \
+    -Dbuildtype=release -Dtests=enabled -Dneon=enabled; then
+    run_tests build-aarch64 build-aarch64/meson-logs/testlog.json \
+      env SMR_TEST_QUICK=1 SMR_EXPECT_ISA=neon \
+      meson test -C build-aarch64 --print-errorlogs --no-suite isa-neon
+  fi
+  if [ "$native_ok" -eq 1 ]; then
+    emulate_x86 Haswell avx2 avx512
+    emulate_x86 Nehalem scalar avx2 avx512
+  else
+    echo "==> build-test failed: no emulated x86 CPUs"
+  fi
+fi
 
 [ "$total_skip" -gt 0 ] && echo "($total_skip skipped)"
 echo "$total_pass passed, $total_fail failed"
