@@ -9,7 +9,7 @@
 # architecture, which it adds to dpkg when it is missing.
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev"
+pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev g++ libbenchmark-dev"
 
 native=$(dpkg --print-architecture)
 foreign=""

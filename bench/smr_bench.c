@@ -1,0 +1,239 @@
+/*
+ * smr_bench.c - the benchmark families of smr, in C, run by Google
+ * Benchmark through shim.h.
+ *
+ *   smr-bench [--benchmark_filter=REGEX] [any Google Benchmark flag]
+ *
+ * Names: family/isa/dtype/n x k/threads:T. Families: softmax (two-pass),
+ * online, naive (a plain three-pass scalar softmax written here: the
+ * reference a user would write), log_softmax, ce_grad (out of place),
+ * ce_grad_inplace, ce_loss (g == NULL), memcpy (the same bytes read and
+ * written) and read (a read-only sum of the same bytes). Every kernel runs
+ * through the kernel table of each available ISA (smr_kernels_for).
+ *
+ * Counters: bytes_per_second counts the minimum traffic (input read once,
+ * output written once), items_per_second elements of z; x_memcpy is the
+ * kernel's bytes/s over memcpy's bytes/s for the same shape and dtype, and
+ * x_read over a read-only reduction (for read-only kernels), both measured
+ * earlier in the same process (median of 7 timed runs).
+ * In-cache shapes rotate over 4 input/output buffer pairs per call so no
+ * call sees the previous call's warm buffer; DRAM shapes use one buffer
+ * pair larger than any cache. With threads:2 each thread takes half the
+ * rows.
+ */
+#include "kernels.h"
+#include "shim.h"
+#include "smr.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum fam { F_SOFTMAX, F_ONLINE, F_NAIVE, F_LOGSM, F_CE_GRAD, F_CE_INPLACE, F_CE_LOSS, F_MEMCPY,
+           F_READ, NUM_FAM };
+static const char *const fam_name[NUM_FAM] = {"softmax", "online",          "naive",
+                                              "log_softmax", "ce_grad", "ce_grad_inplace",
+                                              "ce_loss", "memcpy",      "read"};
+static const bool fam_writes[NUM_FAM] = {true, true, true, true, true, true, false, true, false};
+
+struct shape {
+  size_t n, k;
+};
+/* L1 to DRAM; vocabulary-sized rows; short rows with many rows. */
+static const struct shape shapes[] = {
+    {16, 100},    {256, 1000},  {64, 4096},   {8, 32000},     {4, 128000},
+    {2, 256000},  {262144, 3},  {100000, 10}, {10000, 100},   {2048, 32768},
+};
+#define NUM_SHAPES (sizeof shapes / sizeof shapes[0])
+#define NROT 4
+#define DRAM_BYTES ((size_t)64 << 20) /* inputs above this are "DRAM" shapes */
+
+struct bufs {
+  void *z[NROT], *o[NROT];
+  int32_t *labels;
+  size_t nrot;
+};
+
+struct job {
+  enum fam f;
+  int isa, dt; /* dt 0 = f32, 1 = f64 */
+  struct shape s;
+  struct bufs *b;
+  double memcpy_bps, read_bps;
+  char name[128];
+};
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static volatile double sink;
+
+static double read_sum(const void *z, size_t len, int dt) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  if (dt == 0) {
+    const float *x = z;
+    for (; i + 4 <= len; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
+    for (; i < len; i++) s0 += x[i];
+  } else {
+    const double *x = z;
+    for (; i + 4 <= len; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
+    for (; i < len; i++) s0 += x[i];
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+/* The three-pass softmax as written from the formula, in the dtype. */
+static void naive_softmax(const void *zv, void *pv, size_t n, size_t k, int dt) {
+  for (size_t i = 0; i < n; i++) {
+    if (dt == 0) {
+      const float *z = (const float *)zv + i * k;
+      float *p = (float *)pv + i * k, m = -INFINITY, s = 0;
+      for (size_t j = 0; j < k; j++) m = z[j] > m ? z[j] : m;
+      for (size_t j = 0; j < k; j++) s += p[j] = expf(z[j] - m);
+      for (size_t j = 0; j < k; j++) p[j] /= s;
+    } else {
+      const double *z = (const double *)zv + i * k;
+      double *p = (double *)pv + i * k, m = -INFINITY, s = 0;
+      for (size_t j = 0; j < k; j++) m = z[j] > m ? z[j] : m;
+      for (size_t j = 0; j < k; j++) s += p[j] = exp(z[j] - m);
+      for (size_t j = 0; j < k; j++) p[j] /= s;
+    }
+  }
+}
+
+/* One call of job j on rows [r0, r1) of buffer pair b. */
+static void run_once(const struct job *j, size_t b, size_t r0, size_t r1) {
+  const struct smr_kernels *t = smr_kernels_for(j->isa);
+  const size_t k = j->s.k, n = r1 - r0, sz = j->dt == 0 ? 4 : 8, off = r0 * k * sz;
+  const void *z = (const char *)j->b->z[b] + off;
+  void *o = (char *)j->b->o[b] + off;
+  const int32_t *lab = j->b->labels + r0;
+  switch (j->f) {
+  case F_SOFTMAX:
+    j->dt == 0 ? t->f32.softmax(z, o, n, k) : t->f64.softmax(z, o, n, k);
+    break;
+  case F_ONLINE:
+    j->dt == 0 ? t->f32.softmax_online(z, o, n, k) : t->f64.softmax_online(z, o, n, k);
+    break;
+  case F_NAIVE: naive_softmax(z, o, n, k, j->dt); break;
+  case F_LOGSM:
+    j->dt == 0 ? t->f32.log_softmax(z, o, n, k) : t->f64.log_softmax(z, o, n, k);
+    break;
+  case F_CE_GRAD:
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, n, k, 1.0f, o) : t->f64.ce_logits(z, lab, n, k, 1.0, o);
+    break;
+  case F_CE_INPLACE: /* overwrites the input: the values stay bounded (|g| <= 1) */
+    sink = j->dt == 0 ? t->f32.ce_logits(o, lab, n, k, 1.0f, o) : t->f64.ce_logits(o, lab, n, k, 1.0, o);
+    break;
+  case F_CE_LOSS:
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, n, k, 1.0f, NULL)
+                      : t->f64.ce_logits(z, lab, n, k, 1.0, NULL);
+    break;
+  case F_MEMCPY: memcpy(o, z, n * k * sz); break;
+  case F_READ: sink = read_sum(z, n * k, j->dt); break;
+  case NUM_FAM: break;
+  }
+}
+
+static size_t traffic(const struct job *j) {
+  const size_t sz = j->dt == 0 ? 4 : 8, len = j->s.n * j->s.k;
+  return len * sz * (fam_writes[j->f] ? 2 : 1);
+}
+
+static void bench(smrb_state *st, void *arg) {
+  const struct job *j = arg;
+  const size_t T = (size_t)smrb_threads(st), ti = (size_t)smrb_thread_index(st);
+  const size_t r0 = j->s.n * ti / T, r1 = j->s.n * (ti + 1) / T;
+  size_t b = 0;
+  while (smrb_keep_running(st)) {
+    run_once(j, b, r0, r1);
+    b = (b + 1) % j->b->nrot;
+  }
+  /* counters per thread add up across threads */
+  const double share = (double)(r1 - r0) / (double)j->s.n;
+  smrb_set_bytes(st, (int64_t)((double)traffic(j) * share));
+  smrb_set_items(st, (int64_t)((double)(j->s.n * j->s.k) * share));
+  smrb_counter(st, "x_memcpy", (double)traffic(j) * share / j->memcpy_bps, true);
+  if (!fam_writes[j->f]) smrb_counter(st, "x_read", (double)traffic(j) * share / j->read_bps, true);
+}
+
+/* Median bytes/s of 7 timed rotations of family f (memcpy or read). */
+static double reference_bps(struct job j, enum fam f) {
+  j.f = f;
+  double t[7];
+  run_once(&j, 0, 0, j.s.n);
+  for (int r = 0; r < 7; r++) {
+    const double t0 = now();
+    for (size_t b = 0; b < j.b->nrot; b++) run_once(&j, b, 0, j.s.n);
+    t[r] = (now() - t0) / (double)j.b->nrot;
+  }
+  for (int a = 0; a < 7; a++)
+    for (int c = a + 1; c < 7; c++)
+      if (t[c] < t[a]) {
+        const double x = t[a];
+        t[a] = t[c];
+        t[c] = x;
+      }
+  return (double)traffic(&j) / t[3];
+}
+
+int main(int argc, char **argv) {
+  for (size_t si = 0; si < NUM_SHAPES; si++) {
+    for (int dt = 0; dt < 2; dt++) {
+      const struct shape s = shapes[si];
+      const size_t sz = dt == 0 ? 4 : 8, bytes = s.n * s.k * sz;
+      struct bufs *b = calloc(1, sizeof *b);
+      if (b == NULL) return 1;
+      b->nrot = bytes > DRAM_BYTES ? 1 : NROT;
+      b->labels = malloc(s.n * sizeof *b->labels);
+      if (b->labels == NULL) return 1;
+      unsigned long long x = 0x9E3779B97F4A7C15ull + si;
+      for (size_t r = 0; r < b->nrot; r++) {
+        b->z[r] = malloc(bytes);
+        b->o[r] = malloc(bytes);
+        if (b->z[r] == NULL || b->o[r] == NULL) return 1;
+        for (size_t i = 0; i < s.n * s.k; i++) {
+          x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+          const double v = (double)(x >> 11) * 0x1p-53 * 8.0 - 4.0;
+          if (dt == 0) {
+            ((float *)b->z[r])[i] = (float)v;
+            ((float *)b->o[r])[i] = (float)v;
+          } else {
+            ((double *)b->z[r])[i] = v;
+            ((double *)b->o[r])[i] = v;
+          }
+        }
+      }
+      for (size_t i = 0; i < s.n; i++) b->labels[i] = (int32_t)(i % s.k);
+      struct job base = {F_MEMCPY, SMR_ISA_SCALAR, dt, s, b, 0, 0, ""};
+      const double mbps = reference_bps(base, F_MEMCPY), rbps = reference_bps(base, F_READ);
+      for (int f = 0; f < NUM_FAM; f++) {
+        for (int isa = 0; isa < SMR_ISA_COUNT; isa++) {
+          if (smr_kernels_for(isa) == NULL) continue;
+          /* families that do not use the table run once, under "-" */
+          const bool tabled = f != F_NAIVE && f != F_MEMCPY && f != F_READ;
+          if (!tabled && isa > 0) continue;
+          for (int threads = 1; threads <= 2; threads++) {
+            struct job *j = malloc(sizeof *j);
+            if (j == NULL) return 1;
+            *j = base;
+            j->f = (enum fam)f;
+            j->isa = isa;
+            j->memcpy_bps = mbps;
+            j->read_bps = rbps;
+            snprintf(j->name, sizeof j->name, "%s/%s/%s/%zux%zu", fam_name[f],
+                     tabled ? smr_isa_name((smr_isa)isa) : "-", dt == 0 ? "f32" : "f64", s.n, s.k);
+            smrb_register(j->name, bench, j, threads);
+          }
+        }
+      }
+    }
+  }
+  return smrb_main(argc, argv);
+}
