@@ -15,7 +15,8 @@
  * output written once), items_per_second elements of z; x_memcpy is the
  * kernel's bytes/s over memcpy's bytes/s for the same shape and dtype, and
  * x_read over a read-only reduction (for read-only kernels), both measured
- * earlier in the same process (median of 7 timed runs).
+ * in the same process before the first benchmark of that shape and dtype
+ * (median of 7 timed rotations; single-threaded).
  * In-cache shapes rotate over 4 input/output buffer pairs per call so no
  * call sees the previous call's warm buffer; DRAM shapes use one buffer
  * pair larger than any cache. With threads:2 each thread takes half the
@@ -26,6 +27,7 @@
 #include "smr.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +52,14 @@ static const struct shape shapes[] = {
 #define NROT 4
 #define DRAM_BYTES ((size_t)64 << 20) /* inputs above this are "DRAM" shapes */
 
+/* The buffers of one (shape, dtype), filled on first use (so a filtered
+   run allocates only what it measures), with its reference rates. */
 struct bufs {
   void *z[NROT], *o[NROT];
   int32_t *labels;
   size_t nrot;
+  bool ready;
+  double memcpy_bps, read_bps;
 };
 
 struct job {
@@ -61,9 +67,11 @@ struct job {
   int isa, dt; /* dt 0 = f32, 1 = f64 */
   struct shape s;
   struct bufs *b;
-  double memcpy_bps, read_bps;
   char name[128];
 };
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool prepare(const struct job *j);
 
 static double now(void) {
   struct timespec t;
@@ -148,6 +156,13 @@ static size_t traffic(const struct job *j) {
 
 static void bench(smrb_state *st, void *arg) {
   const struct job *j = arg;
+  pthread_mutex_lock(&init_lock);
+  const bool ok = prepare(j);
+  pthread_mutex_unlock(&init_lock);
+  if (!ok) {
+    smrb_skip(st, "out of memory");
+    return;
+  }
   const size_t T = (size_t)smrb_threads(st), ti = (size_t)smrb_thread_index(st);
   const size_t r0 = j->s.n * ti / T, r1 = j->s.n * (ti + 1) / T;
   size_t b = 0;
@@ -159,8 +174,9 @@ static void bench(smrb_state *st, void *arg) {
   const double share = (double)(r1 - r0) / (double)j->s.n;
   smrb_set_bytes(st, (int64_t)((double)traffic(j) * share));
   smrb_set_items(st, (int64_t)((double)(j->s.n * j->s.k) * share));
-  smrb_counter(st, "x_memcpy", (double)traffic(j) * share / j->memcpy_bps, true);
-  if (!fam_writes[j->f]) smrb_counter(st, "x_read", (double)traffic(j) * share / j->read_bps, true);
+  smrb_counter(st, "x_memcpy", (double)traffic(j) * share / j->b->memcpy_bps, true);
+  if (!fam_writes[j->f])
+    smrb_counter(st, "x_read", (double)traffic(j) * share / j->b->read_bps, true);
 }
 
 /* Median bytes/s of 7 timed rotations of family f (memcpy or read). */
@@ -183,36 +199,68 @@ static double reference_bps(struct job j, enum fam f) {
   return (double)traffic(&j) / t[3];
 }
 
+/* Allocates and fills the buffers of j's (shape, dtype) and measures its
+   memcpy and read references, once. Called under init_lock. */
+static bool prepare(const struct job *jp) {
+  struct bufs *b = jp->b;
+  if (b->ready) return true;
+  const struct shape s = jp->s;
+  const int dt = jp->dt;
+  const size_t sz = dt == 0 ? 4 : 8, bytes = s.n * s.k * sz;
+  b->nrot = bytes > DRAM_BYTES ? 1 : NROT;
+  b->labels = malloc(s.n * sizeof *b->labels);
+  if (b->labels == NULL) return false;
+  unsigned long long x = 0x9E3779B97F4A7C15ull + s.k;
+  for (size_t r = 0; r < b->nrot; r++) {
+    b->z[r] = malloc(bytes);
+    b->o[r] = malloc(bytes);
+    if (b->z[r] == NULL || b->o[r] == NULL) return false;
+    for (size_t i = 0; i < s.n * s.k; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const double v = (double)(x >> 11) * 0x1p-53 * 8.0 - 4.0;
+      if (dt == 0) {
+        ((float *)b->z[r])[i] = (float)v;
+        ((float *)b->o[r])[i] = (float)v;
+      } else {
+        ((double *)b->z[r])[i] = v;
+        ((double *)b->o[r])[i] = v;
+      }
+    }
+  }
+  for (size_t i = 0; i < s.n; i++) b->labels[i] = (int32_t)(i % s.k);
+  struct job base = *jp;
+  base.isa = SMR_ISA_SCALAR;
+  b->memcpy_bps = reference_bps(base, F_MEMCPY);
+  b->read_bps = reference_bps(base, F_READ);
+  b->ready = true;
+  return true;
+}
+
+#define MAX_JOBS (NUM_SHAPES * 2 * NUM_FAM * SMR_ISA_COUNT * 2)
+static struct job *jobs[MAX_JOBS];
+static struct bufs *groups[NUM_SHAPES * 2];
+
+static void free_all(size_t njobs, size_t ngroups) {
+  for (size_t i = 0; i < njobs; i++) free(jobs[i]);
+  for (size_t g = 0; g < ngroups; g++) {
+    for (size_t r = 0; r < NROT; r++) {
+      free(groups[g]->z[r]);
+      free(groups[g]->o[r]);
+    }
+    free(groups[g]->labels);
+    free(groups[g]);
+  }
+}
+
 int main(int argc, char **argv) {
+  size_t njobs = 0, ngroups = 0;
   for (size_t si = 0; si < NUM_SHAPES; si++) {
     for (int dt = 0; dt < 2; dt++) {
       const struct shape s = shapes[si];
-      const size_t sz = dt == 0 ? 4 : 8, bytes = s.n * s.k * sz;
       struct bufs *b = calloc(1, sizeof *b);
       if (b == NULL) return 1;
-      b->nrot = bytes > DRAM_BYTES ? 1 : NROT;
-      b->labels = malloc(s.n * sizeof *b->labels);
-      if (b->labels == NULL) return 1;
-      unsigned long long x = 0x9E3779B97F4A7C15ull + si;
-      for (size_t r = 0; r < b->nrot; r++) {
-        b->z[r] = malloc(bytes);
-        b->o[r] = malloc(bytes);
-        if (b->z[r] == NULL || b->o[r] == NULL) return 1;
-        for (size_t i = 0; i < s.n * s.k; i++) {
-          x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-          const double v = (double)(x >> 11) * 0x1p-53 * 8.0 - 4.0;
-          if (dt == 0) {
-            ((float *)b->z[r])[i] = (float)v;
-            ((float *)b->o[r])[i] = (float)v;
-          } else {
-            ((double *)b->z[r])[i] = v;
-            ((double *)b->o[r])[i] = v;
-          }
-        }
-      }
-      for (size_t i = 0; i < s.n; i++) b->labels[i] = (int32_t)(i % s.k);
-      struct job base = {F_MEMCPY, SMR_ISA_SCALAR, dt, s, b, 0, 0, ""};
-      const double mbps = reference_bps(base, F_MEMCPY), rbps = reference_bps(base, F_READ);
+      groups[ngroups++] = b;
+      struct job base = {F_MEMCPY, SMR_ISA_SCALAR, dt, s, b, ""};
       for (int f = 0; f < NUM_FAM; f++) {
         for (int isa = 0; isa < SMR_ISA_COUNT; isa++) {
           if (smr_kernels_for(isa) == NULL) continue;
@@ -222,11 +270,10 @@ int main(int argc, char **argv) {
           for (int threads = 1; threads <= 2; threads++) {
             struct job *j = malloc(sizeof *j);
             if (j == NULL) return 1;
+            jobs[njobs++] = j;
             *j = base;
             j->f = (enum fam)f;
             j->isa = isa;
-            j->memcpy_bps = mbps;
-            j->read_bps = rbps;
             snprintf(j->name, sizeof j->name, "%s/%s/%s/%zux%zu", fam_name[f],
                      tabled ? smr_isa_name((smr_isa)isa) : "-", dt == 0 ? "f32" : "f64", s.n, s.k);
             smrb_register(j->name, bench, j, threads);
@@ -235,5 +282,7 @@ int main(int argc, char **argv) {
       }
     }
   }
-  return smrb_main(argc, argv);
+  const int rc = smrb_main(argc, argv);
+  free_all(njobs, ngroups);
+  return rc;
 }
