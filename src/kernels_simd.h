@@ -85,18 +85,18 @@ static inline T row_max(const T *z, size_t k, V tv, bool scaled) {
   return v_hmax(v_max(v_max(a0, a1), v_max(a2, a3)));
 }
 
-/* What the exp pass of a row found: rest = sum over all entries but one
-   occurrence of the max of exp(z_j - m); the row sum is 1 + rest. */
-struct exp_pass {
-  double sum;  /* sum_j exp(z_j - m), >= 1 */
-  double rest; /* sum - 1 without cancellation (only when excl) */
-};
-
-/* e = exp(x - m) for one vector; when store, writes e to out + j. Entries
-   equal to m are left out of the returned partial and counted in *ties. */
-static inline V exp_step(V x, V mv, T *out, size_t j, bool store, bool excl, size_t *ties) {
+/* e = exp(x - m) for one vector of r <= VW lanes; when store, writes e to
+   out + j (r lanes). Entries equal to m are left out of the returned
+   partial and counted in *ties. */
+static inline V exp_step(V x, V mv, T *out, size_t j, size_t r, bool store, bool excl,
+                         size_t *ties) {
   const V e = v_exp(v_sub(x, mv));
-  if (store) v_store(out + j, e);
+  if (store) {
+    if (r == VW)
+      v_store(out + j, e);
+    else
+      v_store_part(out + j, r, e);
+  }
   if (!excl) return e;
   const VM eq = v_eq(x, mv);
   *ties += vm_count(eq);
@@ -104,46 +104,33 @@ static inline V exp_step(V x, V mv, T *out, size_t j, bool store, bool excl, siz
 }
 
 /* One pass over a row with finite max m: stores exp(z_j - m) to out when
-   store (out may equal z), and returns the sum split as described above.
-   excl = false skips the tie bookkeeping (plain softmax needs only 1 +
-   rest, which is then formed as the full sum). */
-static inline struct exp_pass exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out,
-                                      bool store, bool excl) {
+   store (out may equal z) and returns rest, the sum of exp(z_j - m) over
+   all entries but one occurrence of the max: the row sum is 1 + rest.
+   excl = false skips the tie bookkeeping (plain softmax needs only the
+   full sum; rest is then that sum - 1, exact since the sum is >= 1). */
+static inline double exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out, bool store,
+                             bool excl) {
   const V mv = v_set1(m);
   VA acc = w_zero();
   size_t ties = 0, j = 0;
   for (; j + U * VW <= k; j += U * VW) {
-    const V e0 = exp_step(ld(z + j, tv, scaled), mv, out, j, store, excl, &ties);
-    const V e1 = exp_step(ld(z + j + VW, tv, scaled), mv, out, j + VW, store, excl, &ties);
-    const V e2 = exp_step(ld(z + j + 2 * VW, tv, scaled), mv, out, j + 2 * VW, store, excl, &ties);
-    const V e3 = exp_step(ld(z + j + 3 * VW, tv, scaled), mv, out, j + 3 * VW, store, excl, &ties);
+    const V e0 = exp_step(ld(z + j, tv, scaled), mv, out, j, VW, store, excl, &ties);
+    const V e1 = exp_step(ld(z + j + VW, tv, scaled), mv, out, j + VW, VW, store, excl, &ties);
+    const V e2 =
+        exp_step(ld(z + j + 2 * VW, tv, scaled), mv, out, j + 2 * VW, VW, store, excl, &ties);
+    const V e3 =
+        exp_step(ld(z + j + 3 * VW, tv, scaled), mv, out, j + 3 * VW, VW, store, excl, &ties);
     w_add(&acc, v_add(v_add(e0, e1), v_add(e2, e3)));
   }
   for (; j + VW <= k; j += VW)
-    w_add(&acc, exp_step(ld(z + j, tv, scaled), mv, out, j, store, excl, &ties));
-  if (j < k) {
-    /* fill -inf: exp(-inf - m) = 0 and -inf != m, so the lanes past the
-       row add nothing */
-    const V x = ld_part(z + j, k - j, (T)-INFINITY, tv, scaled);
-    const V e = v_exp(v_sub(x, mv));
-    if (store) v_store_part(out + j, k - j, e);
-    if (excl) {
-      const VM eq = v_eq(x, mv);
-      ties += vm_count(eq);
-      w_add(&acc, v_select(eq, v_set1((T)0), e));
-    } else {
-      w_add(&acc, e);
-    }
-  }
-  struct exp_pass r;
-  if (excl) {
-    r.rest = (double)(ties - 1) + w_hsum(acc); /* ties >= 1: m is attained */
-    r.sum = 1.0 + r.rest;
-  } else {
-    r.sum = w_hsum(acc); /* holds exp(m - m) = 1 */
-    r.rest = r.sum - 1.0;
-  }
-  return r;
+    w_add(&acc, exp_step(ld(z + j, tv, scaled), mv, out, j, VW, store, excl, &ties));
+  /* tail padded with -inf: exp(-inf - m) = 0 and -inf != m, so the lanes
+     past the row add nothing */
+  if (j < k)
+    w_add(&acc, exp_step(ld_part(z + j, k - j, (T)-INFINITY, tv, scaled), mv, out, j, k - j,
+                         store, excl, &ties));
+  /* excl: ties >= 1 (m is attained); otherwise the sum holds exp(0) = 1 */
+  return excl ? (double)(ties - 1) + w_hsum(acc) : w_hsum(acc) - 1.0;
 }
 
 /* out = x * f over a row (the normalize pass of two-pass softmax). */
@@ -213,9 +200,9 @@ static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled)
       special_softmax(z, p, k, t, scaled, m);
       continue;
     }
-    const struct exp_pass s = exp_row(z, k, m, tv, scaled, p, true, false);
+    const double rest = exp_row(z, k, m, tv, scaled, p, true, false);
     /* a NaN in the row makes the sum, and so every p_j, NaN */
-    scale_row(p, k, v_set1((T)(1.0 / s.sum)));
+    scale_row(p, k, v_set1((T)(1.0 / (1.0 + rest))));
   }
 }
 
@@ -315,8 +302,8 @@ static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
       for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
       continue;
     }
-    const struct exp_pass s = exp_row(z, k, m, tv, false, out, false, true);
-    const V mv = v_set1(m), lv = v_set1((T)log1p(s.rest));
+    const double rest = exp_row(z, k, m, tv, false, out, false, true);
+    const V mv = v_set1(m), lv = v_set1((T)log1p(rest));
     size_t j = 0;
     for (; j + VW <= k; j += VW) v_store(out + j, v_sub(v_sub(v_load(z + j), mv), lv));
     if (j < k)
@@ -371,7 +358,7 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
          confident model) reread the row, still in cache, for rest with the
          max excluded as in the fused path. */
       double rest = sum - 1.0;
-      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, false, true).rest;
+      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, false, true);
       total += ((double)m - zl) + log1p(rest);
       continue;
     }
@@ -381,13 +368,13 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
       total += special_ce(z, label, k, scale, gi, m, zl);
       continue;
     }
-    const struct exp_pass s = exp_row(z, k, m, tv, false, gi, true, true);
-    const double sum = s.sum;
+    const double rest = exp_row(z, k, m, tv, false, gi, true, true);
+    const double sum = 1.0 + rest;
     scale_row(gi, k, v_set1((T)((double)scale / sum)));
     /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
-    const double q = zl == (double)m ? -s.rest / sum : exp(zl - (double)m) / sum - 1.0;
+    const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
     gi[label] = (T)(q * (double)scale);
-    total += ((double)m - zl) + log1p(s.rest);
+    total += ((double)m - zl) + log1p(rest);
   }
   return total;
 }
