@@ -16,7 +16,7 @@
  * kernel's bytes/s over memcpy's bytes/s for the same shape and dtype, and
  * x_read over a read-only reduction (for read-only kernels), both measured
  * in the same process before the first benchmark of that shape and dtype
- * (median of 7 timed rotations; single-threaded).
+ * (median of 7 samples of at least 20 ms each; single-threaded).
  * In-cache shapes rotate over 4 input/output buffer pairs per call so no
  * call sees the previous call's warm buffer; DRAM shapes use one buffer
  * pair larger than any cache. With threads:2 each thread takes half the
@@ -179,15 +179,22 @@ static void bench(smrb_state *st, void *arg) {
     smrb_counter(st, "x_read", (double)traffic(j) * share / j->b->read_bps, true);
 }
 
-/* Median bytes/s of 7 timed rotations of family f (memcpy or read). */
+/* Median bytes/s of 7 samples of family f (memcpy or read), each sample
+   rotating over the buffers for at least 20 ms (long enough for the clock
+   to ramp up and for small shapes to be timed over many calls). */
 static double reference_bps(struct job j, enum fam f) {
   j.f = f;
   double t[7];
   run_once(&j, 0, 0, j.s.n);
   for (int r = 0; r < 7; r++) {
+    size_t calls = 0;
     const double t0 = now();
-    for (size_t b = 0; b < j.b->nrot; b++) run_once(&j, b, 0, j.s.n);
-    t[r] = (now() - t0) / (double)j.b->nrot;
+    double el = 0;
+    do { /* 16 calls per clock read keep the clock out of small shapes */
+      for (int c = 0; c < 16; c++, calls++) run_once(&j, calls % j.b->nrot, 0, j.s.n);
+      el = now() - t0;
+    } while (el < 0.02);
+    t[r] = el / (double)calls;
   }
   for (int a = 0; a < 7; a++)
     for (int c = a + 1; c < 7; c++)
