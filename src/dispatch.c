@@ -103,6 +103,8 @@ static const struct isa_desc isas[] = {
 /* Tables and the active choice                                              */
 /* ------------------------------------------------------------------------ */
 
+atomic_size_t smr_stream_min_bytes = (size_t)32 << 20;
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct smr_kernels tables[SMR_ISA_COUNT]; /* written only by init */
 static bool available[SMR_ISA_COUNT];            /* written only by init */

@@ -21,6 +21,7 @@
 #ifndef SMR_KERNELS_H
 #define SMR_KERNELS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,13 @@ const struct smr_kernels *smr_kernels_active(void);
 /* The table of a given available ISA, or NULL when it is not available.
    Tests use this to compare ISAs within one process. */
 const struct smr_kernels *smr_kernels_for(int isa);
+
+/* Row kernels whose output is at least this many bytes write it with
+   non-temporal stores where the ISA has them (kernels_simd.h, "Outputs
+   that cannot stay in cache"). Default 32 MiB, the size of a large
+   last-level cache; tests lower it to run the streaming path on small
+   inputs. Read with relaxed loads; change it only while no kernel runs. */
+extern atomic_size_t smr_stream_min_bytes;
 
 /* Installers, one per ISA folder. */
 void smr_scalar_install(struct smr_kernels *t);

@@ -23,6 +23,9 @@
  *   VM vm_or(VM, VM);  bool vm_any(VM);  unsigned vm_count(VM)
  *   unsigned vm_first(VM)  index of the first set lane, VW when none
  *   V  v_select(VM m, V a, V b)           m ? a : b per lane
+ *   SIMD_HAVE_STREAM 1 when the layer has v_stream(T *p, V) (a
+ *      non-temporal store, p aligned to the vector's size) and
+ *      v_stream_fence(); 0 otherwise
  *   VA accumulator of VW lanes in double: w_zero(), w_add(VA *, V),
  *      w_addsq(VA *, V) (adds x*x exactly formed in double for f32),
  *      w_scale(VA *, V f) (multiplies each lane), double w_hsum(W).
@@ -47,6 +50,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define U 4 /* vectors per unrolled step */
 /* loss-only CE: rest below this is recomputed (see simd_ce_logits) */
@@ -85,52 +89,87 @@ static inline T row_max(const T *z, size_t k, V tv, bool scaled) {
   return v_hmax(v_max(v_max(a0, a1), v_max(a2, a3)));
 }
 
-/* e = exp(x - m) for one vector of r <= VW lanes; when store, writes e to
-   out + j (r lanes). Entries equal to m are left out of the returned
-   partial and counted in *ties. */
-static inline V exp_step(V x, V mv, T *out, size_t j, size_t r, bool store, bool excl,
-                         size_t *ties) {
-  const V e = v_exp(v_sub(x, mv));
-  if (store) {
-    if (r == VW)
-      v_store(out + j, e);
-    else
-      v_store_part(out + j, r, e);
+/* The exponentials of a row are taken a chunk at a time: one loop that only
+   loads, subtracts, calls SLEEF and stores, then a second loop over the
+   stored chunk (still in L1) for the sum. SLEEF's exp is an out-of-line call
+   and every vector register is caller-saved, so sums carried across the
+   calls would be spilled and reloaded on every call; split this way the exp
+   loop runs at SLEEF's own throughput (docs/BENCHMARKS.md, "exp loop").
+   CHUNK elements of T are 4 KiB: a chunk of z and of its exponentials fit
+   in L1 together. */
+#define CHUNK (4096 / sizeof(T))
+/* rows at least this long prefetch the next row during their exp loop */
+#define PREFETCH_ROW_BYTES 4096
+
+/* dst[0..len) = exp(z_j - m) (z_j / t when scaled). While it computes,
+   touches pf[0..pf_len) (the next row, or the next chunk) so that memory
+   streams in during the exp work instead of during the next max pass. */
+static inline void exp_chunk(const T *z, size_t len, V mv, V tv, bool scaled, T *dst,
+                             const T *pf, size_t pf_len) {
+  size_t j = 0;
+  for (; j + VW <= len; j += VW) {
+    if (j < pf_len) __builtin_prefetch(pf + j);
+    v_store(dst + j, v_exp(v_sub(ld(z + j, tv, scaled), mv)));
   }
-  if (!excl) return e;
-  const VM eq = v_eq(x, mv);
-  *ties += vm_count(eq);
-  return v_select(eq, v_set1((T)0), e);
+  /* the tail: lanes past the row are neither read nor written */
+  if (j < len)
+    v_store_part(dst + j, len - j,
+                 v_exp(v_sub(ld_part(z + j, len - j, (T)-INFINITY, tv, scaled), mv)));
 }
 
-/* One pass over a row with finite max m: stores exp(z_j - m) to out when
-   store (out may equal z) and returns rest, the sum of exp(z_j - m) over
-   all entries but one occurrence of the max: the row sum is 1 + rest.
-   excl = false skips the tie bookkeeping (plain softmax needs only the
-   full sum; rest is then that sum - 1, exact since the sum is >= 1). */
-static inline double exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out, bool store,
-                             bool excl) {
-  const V mv = v_set1(m);
-  VA acc = w_zero();
-  size_t ties = 0, j = 0;
-  for (; j + U * VW <= k; j += U * VW) {
-    const V e0 = exp_step(ld(z + j, tv, scaled), mv, out, j, VW, store, excl, &ties);
-    const V e1 = exp_step(ld(z + j + VW, tv, scaled), mv, out, j + VW, VW, store, excl, &ties);
-    const V e2 =
-        exp_step(ld(z + j + 2 * VW, tv, scaled), mv, out, j + 2 * VW, VW, store, excl, &ties);
-    const V e3 =
-        exp_step(ld(z + j + 3 * VW, tv, scaled), mv, out, j + 3 * VW, VW, store, excl, &ties);
-    w_add(&acc, v_add(v_add(e0, e1), v_add(e2, e3)));
+/* Sum of e[0..len) into acc: four vectors added pairwise in T, then folded
+   into the double accumulator. When excl, entries equal to 1 are left out
+   and counted in *ties. Those are the occurrences of the max (exp(0) = 1
+   exactly) and any z_j so close to m that exp(z_j - m) rounds to 1: either
+   way the entry adds exactly 1 to the row sum, so rest = (ties - 1) + the
+   sum of the others is the same value, and the stored exponentials are all
+   it needs (z itself may already be overwritten, in place). */
+static inline V excl_vec(V e, bool excl, size_t *ties) {
+  if (!excl) return e;
+  const VM one = v_eq(e, v_set1((T)1));
+  *ties += vm_count(one);
+  return v_select(one, v_set1((T)0), e);
+}
+
+static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t *ties) {
+  size_t j = 0;
+  for (; j + U * VW <= len; j += U * VW) {
+    const V e0 = excl_vec(v_load(e + j), excl, ties);
+    const V e1 = excl_vec(v_load(e + j + VW), excl, ties);
+    const V e2 = excl_vec(v_load(e + j + 2 * VW), excl, ties);
+    const V e3 = excl_vec(v_load(e + j + 3 * VW), excl, ties);
+    w_add(acc, v_add(v_add(e0, e1), v_add(e2, e3)));
   }
-  for (; j + VW <= k; j += VW)
-    w_add(&acc, exp_step(ld(z + j, tv, scaled), mv, out, j, VW, store, excl, &ties));
-  /* tail padded with -inf: exp(-inf - m) = 0 and -inf != m, so the lanes
-     past the row add nothing */
-  if (j < k)
-    w_add(&acc, exp_step(ld_part(z + j, k - j, (T)-INFINITY, tv, scaled), mv, out, j, k - j,
-                         store, excl, &ties));
+  for (; j + VW <= len; j += VW) w_add(acc, excl_vec(v_load(e + j), excl, ties));
+  if (j < len) w_add(acc, excl_vec(v_load_part(e + j, len - j, (T)0), excl, ties));
+}
+
+/* The exp pass over a row with finite max m: stores exp(z_j - m) to out
+   when out != NULL (out may equal z: each chunk of z is read before its
+   exponentials overwrite it), else into a stack chunk, and returns rest,
+   the sum of exp(z_j - m) over all entries but one occurrence of the max:
+   the row sum is 1 + rest. excl = false skips the tie bookkeeping (plain
+   softmax needs only the full sum; rest is then that sum - 1, exact since
+   the sum is >= 1). pf: the next row to prefetch, or NULL. */
+static inline double exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out, bool excl,
+                             const T *pf) {
+  const V mv = v_set1(m);
+  T buf[CHUNK];
+  VA acc = w_zero();
+  size_t ties = 0;
+  for (size_t j = 0; j < k; j += CHUNK) {
+    const size_t len = k - j < CHUNK ? k - j : CHUNK;
+    T *dst = out != NULL ? out + j : buf;
+    exp_chunk(z + j, len, mv, tv, scaled, dst, pf != NULL ? pf + j : z, pf != NULL ? len : 0);
+    sum_chunk(&acc, dst, len, excl, &ties);
+  }
   /* excl: ties >= 1 (m is attained); otherwise the sum holds exp(0) = 1 */
   return excl ? (double)(ties - 1) + w_hsum(acc) : w_hsum(acc) - 1.0;
+}
+
+/* The next row to prefetch during row i's exp pass (long rows only). */
+static inline const T *next_row(const T *z, size_t i, size_t n, size_t k) {
+  return i + 1 < n && k * sizeof(T) >= PREFETCH_ROW_BYTES ? z + k : NULL;
 }
 
 /* out = x * f over a row (the normalize pass of two-pass softmax). */
@@ -144,6 +183,46 @@ static inline void scale_row(T *out, size_t k, V f) {
   }
   for (; j + VW <= k; j += VW) v_store(out + j, v_mul(v_load(out + j), f));
   if (j < k) v_store_part(out + j, k - j, v_mul(v_load_part(out + j, k - j, (T)0), f));
+}
+
+/* Outputs that cannot stay in cache are written with non-temporal stores:
+   the exponentials of a row go to a scratch row (it stays in L2), and the
+   normalize pass reads them from there and streams the results out. Plain
+   stores would first read every output line from memory (a third stream
+   next to the input read and the output write); these do not. Used when the
+   output is at least smr_stream_min_bytes (src/kernels.h: the size of a
+   large last-level cache, since smaller outputs may still be read from
+   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the layer has no streaming store
+   or the scratch row cannot be allocated, the plain path runs. */
+#define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
+
+static T *stream_scratch(size_t n, size_t k) {
+#if SIMD_HAVE_STREAM
+  const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
+  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || n * k * sizeof(T) < min) return NULL;
+  return malloc(k * sizeof(T));
+#else
+  (void)n, (void)k;
+  return NULL;
+#endif
+}
+
+/* dst = src * f over a row, dst written with non-temporal stores where it
+   is aligned to the vector (the same products as scale_row). */
+static inline void scale_row_stream(T *dst, const T *src, size_t k, V fv, T f) {
+#if SIMD_HAVE_STREAM
+  size_t j = 0;
+  while (j < k && (uintptr_t)(dst + j) % (VW * sizeof(T)) != 0) {
+    dst[j] = src[j] * f;
+    j++;
+  }
+  for (; j + VW <= k; j += VW) v_stream(dst + j, v_mul(v_load(src + j), fv));
+  if (j < k) v_store_part(dst + j, k - j, v_mul(v_load_part(src + j, k - j, (T)0), fv));
+  /* later plain stores to these lines (and other threads) see them */
+  v_stream_fence();
+#else
+  (void)dst, (void)src, (void)k, (void)fv, (void)f;
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -189,21 +268,29 @@ static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY;
 /* Softmax: two-pass, temperature, online                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Pass 1 reads the row for its max; pass 2 reads it again, stores e_j =
-   exp(z_j - m) and sums; pass 3 scales the stored row by 1/sum while it is
-   still in cache (for rows that fit). */
+/* Pass 1 reads the row for its max; pass 2 reads it again (from cache),
+   stores e_j = exp(z_j - m) and sums; pass 3 scales the stored row by
+   1/sum while it is still in cache (for rows that fit). Large outputs:
+   pass 2 stores to a scratch row and pass 3 streams the results out. */
 static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
   const V tv = v_set1(t);
+  T *scratch = stream_scratch(n, k);
   for (size_t i = 0; i < n; i++, z += k, p += k) {
     const T m = row_max(z, k, tv, scaled);
     if (!finite_max(m)) {
       special_softmax(z, p, k, t, scaled, m);
       continue;
     }
-    const double rest = exp_row(z, k, m, tv, scaled, p, true, false);
+    const double rest =
+        exp_row(z, k, m, tv, scaled, scratch != NULL ? scratch : p, false, next_row(z, i, n, k));
     /* a NaN in the row makes the sum, and so every p_j, NaN */
-    scale_row(p, k, v_set1((T)(1.0 / (1.0 + rest))));
+    const T f = (T)(1.0 / (1.0 + rest));
+    if (scratch != NULL)
+      scale_row_stream(p, scratch, k, v_set1(f), f);
+    else
+      scale_row(p, k, v_set1(f));
   }
+  free(scratch);
 }
 
 static void simd_softmax(const T *z, T *p, size_t n, size_t k) {
@@ -214,57 +301,44 @@ static void simd_softmax_temperature(const T *z, T *p, size_t n, size_t k, T t) 
   softmax_rows(z, p, n, k, t, true);
 }
 
-/* Online pass: per lane a running max mx and a sum r of exp(z - mx) (in the
-   VA accumulator). Each step of U vectors takes the block max first, so a
-   lane whose max rises is rescaled once per step (r *= exp(old - new)),
-   not once per element. Lanes still at -inf use 0 as the reference, so
-   exp(-inf - 0) = 0 keeps -inf entries out and NaN entries still give NaN.
-   Returns the row max (NaN ignored) and *sum = sum_j exp(z_j - max). */
-struct online {
-  V mx;
-  VA r;
-};
-
-static inline void online_step(struct online *o, V x0, V x1, V x2, V x3) {
-  const V bm = v_max(v_max(x0, x1), v_max(x2, x3)); /* may be NaN */
-  const V mnew = v_max(bm, o->mx);                  /* never NaN */
-  const VM rose = v_gt(mnew, o->mx);
-  if (vm_any(rose)) {
-    /* lanes at -inf have r = 0: exp(-inf - mnew) = 0 scales 0 to 0 */
-    const V f = v_select(rose, v_exp(v_sub(o->mx, mnew)), v_set1((T)1));
-    w_scale(&o->r, f);
-    o->mx = mnew;
-  }
-  const V ninf = v_set1((T)-INFINITY);
-  const V ref = v_select(v_eq(o->mx, ninf), v_set1((T)0), o->mx);
-  const V e0 = v_exp(v_sub(x0, ref)), e1 = v_exp(v_sub(x1, ref));
-  const V e2 = v_exp(v_sub(x2, ref)), e3 = v_exp(v_sub(x3, ref));
-  w_add(&o->r, v_add(v_add(e0, e1), v_add(e2, e3)));
-}
-
+/* The online normalizer: one read of z gives the row max and the sum of
+   exponentials, chunk by chunk. A chunk's max (NaN ignored) raises the
+   running max M when larger, and the running sum is rescaled by
+   exp(M_old - M) in double; then the chunk's exp(z_j - M) go to a stack
+   chunk (z is left intact, so the kernels work in place) and their sum is
+   added. Chunks before the first number hold only -inf (exp taken against
+   0: 0) or NaN. Returns M: the row max, -inf when the row has no number,
+   +inf (the pass stops there) when it holds +inf; *sum = sum_j exp(z_j - M),
+   NaN when the row holds a NaN, for a finite M. */
 static inline T online_row(const T *z, size_t k, double *sum) {
-  const V ninf = v_set1((T)-INFINITY);
-  struct online o = {ninf, w_zero()};
-  size_t j = 0;
-  for (; j + U * VW <= k; j += U * VW)
-    online_step(&o, v_load(z + j), v_load(z + j + VW), v_load(z + j + 2 * VW),
-                v_load(z + j + 3 * VW));
-  /* the rest (up to U vectors, the last one partial) as one more step with
-     -inf padding vectors */
-  if (j < k) {
-    V x[U] = {ninf, ninf, ninf, ninf};
-    for (int u = 0; u < U && j < k; u++, j += VW)
-      x[u] = k - j >= VW ? v_load(z + j) : v_load_part(z + j, k - j, (T)-INFINITY);
-    online_step(&o, x[0], x[1], x[2], x[3]);
+  const V one = v_set1((T)1);
+  T buf[CHUNK];
+  T m = (T)-INFINITY;
+  double s = 0.0;
+  for (size_t j = 0; j < k; j += CHUNK) {
+    const size_t len = k - j < CHUNK ? k - j : CHUNK;
+    const T cm = row_max(z + j, len, one, false);
+    if (cm == (T)INFINITY) return cm;
+    if (cm > m) {
+      /* a sum of entries of -inf or NaN only is 0 or NaN: * 0 keeps it */
+      s *= m == (T)-INFINITY ? 0.0 : exp((double)m - (double)cm);
+      m = cm;
+    }
+    /* prefetch the next chunk (the hardware prefetcher stops at pages) */
+    const size_t next = j + len, ahead = k - next < CHUNK ? k - next : CHUNK;
+    exp_chunk(z + j, len, v_set1(m == (T)-INFINITY ? (T)0 : m), one, false, buf, z + next, ahead);
+    VA acc = w_zero();
+    size_t ties = 0;
+    sum_chunk(&acc, buf, len, false, &ties);
+    s += w_hsum(acc);
   }
-  const T m = v_hmax(o.mx);
-  if (!finite_max(m)) return m;
-  /* bring every lane to the row max: lanes at -inf get exp(-inf) = 0 */
-  w_scale(&o.r, v_exp(v_sub(o.mx, v_set1(m))));
-  *sum = w_hsum(o.r);
+  *sum = s;
   return m;
 }
 
+/* The online kernel: the normalizer in one read, then p = exp(z - m) / sum
+   in a second (two exps per element; the two-pass kernel takes one exp and
+   one extra read, see docs/BENCHMARKS.md for which wins where). */
 static void simd_softmax_online(const T *z, T *p, size_t n, size_t k) {
   for (size_t i = 0; i < n; i++, z += k, p += k) {
     double sum = 0.0;
@@ -273,7 +347,7 @@ static void simd_softmax_online(const T *z, T *p, size_t n, size_t k) {
       special_softmax(z, p, k, (T)1, false, m);
       continue;
     }
-    /* normalize pass: p = exp(z - m) / sum (NaN rows: sum is NaN) */
+    /* a NaN in the row makes the sum, and so every p_j, NaN */
     const V mv = v_set1(m), f = v_set1((T)(1.0 / sum));
     size_t j = 0;
     for (; j + VW <= k; j += VW) v_store(p + j, v_mul(v_exp(v_sub(v_load(z + j), mv)), f));
@@ -302,7 +376,7 @@ static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
       for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
       continue;
     }
-    const double rest = exp_row(z, k, m, tv, false, out, false, true);
+    const double rest = exp_row(z, k, m, tv, false, NULL, true, next_row(z, i, n, k));
     const V mv = v_set1(m), lv = v_set1((T)log1p(rest));
     size_t j = 0;
     for (; j + VW <= k; j += VW) v_store(out + j, v_sub(v_sub(v_load(z + j), mv), lv));
@@ -332,13 +406,14 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
   return zl == INFINITY ? log((double)count) : INFINITY;
 }
 
-/* Fused loss and gradient: max pass, exp pass storing e_j into g, scale
-   pass g_j = e_j * scale / sum, then g_label = (p_label - 1) * scale formed
+/* Fused loss and gradient: max pass, exp pass storing e_j into g (or the
+   scratch row of a large output), scale pass g_j = e_j * scale / sum, then g_label = (p_label - 1) * scale formed
    without cancellation. Loss only (g == NULL): one online read of the row
    (two for nearly one-hot rows, see below). */
 static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
                              T *g) {
   const V tv = v_set1((T)1);
+  T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
   double total = 0.0;
   for (size_t i = 0; i < n; i++, z += k) {
     const size_t label = (size_t)labels[i];
@@ -358,7 +433,7 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
          confident model) reread the row, still in cache, for rest with the
          max excluded as in the fused path. */
       double rest = sum - 1.0;
-      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, false, true);
+      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, true, NULL);
       total += ((double)m - zl) + log1p(rest);
       continue;
     }
@@ -368,14 +443,20 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
       total += special_ce(z, label, k, scale, gi, m, zl);
       continue;
     }
-    const double rest = exp_row(z, k, m, tv, false, gi, true, true);
+    const double rest = exp_row(z, k, m, tv, false, scratch != NULL ? scratch : gi, true,
+                                next_row(z, i, n, k));
     const double sum = 1.0 + rest;
-    scale_row(gi, k, v_set1((T)((double)scale / sum)));
+    const T f = (T)((double)scale / sum);
+    if (scratch != NULL)
+      scale_row_stream(gi, scratch, k, v_set1(f), f);
+    else
+      scale_row(gi, k, v_set1(f));
     /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
     const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
     gi[label] = (T)(q * (double)scale);
     total += ((double)m - zl) + log1p(rest);
   }
+  free(scratch);
   return total;
 }
 

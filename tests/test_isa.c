@@ -1518,6 +1518,27 @@ START_TEST(test_rows_pow2) {
 }
 END_TEST
 
+/* The streaming path of the SIMD kernels (non-temporal stores from a
+   scratch row, taken for outputs of at least smr_stream_min_bytes): the
+   threshold set to 0 so that it runs on every row of the sweep, with every
+   tail length to 49 and rows around powers of two, at the offsets, in place
+   and out of place; the head of each row before the first aligned vector
+   goes through plain stores. */
+START_TEST(test_rows_stream) {
+  const int dt = _i;
+  g_test = "rows_stream";
+  const size_t saved = atomic_load(&smr_stream_min_bytes);
+  atomic_store(&smr_stream_min_bytes, 0);
+  sweeper sw = {tr_stream(4, dt), 0, 0, 0};
+  sw.sched = tr_below(&sw.r, NUM_SCHED);
+  for (size_t k = 1; k <= 49; k += g_quick ? 6 : 1) sweep_k(dt, k, &sw, 2, 1, 1u << 12);
+  size_t ks[64];
+  const size_t nk = pow2_list(dt, ks);
+  for (size_t i = 0; i < nk; i += g_quick ? 3 : 1) sweep_k(dt, ks[i], &sw, 2, 1, 1u << 13);
+  atomic_store(&smr_stream_min_bytes, saved);
+}
+END_TEST
+
 /* One row of 1e6 elements (quick: 1e5, and 1e4 for the second and
    fourth): a normal row with ties of the max, a -inf and the max near the
    end; a normal row at scale 100 (mostly underflowing exponentials),
@@ -2462,6 +2483,7 @@ static Suite *isa_suite(void) {
   DT_LOOP(tc, test_rows_small);
   DT_LOOP(tc, test_rows_pow2);
   DT_LOOP(tc, test_rows_big);
+  DT_LOOP(tc, test_rows_stream);
   DT_LOOP(tc, test_shift_invariance);
   DT_LOOP(tc, test_ce_prob);
   tc = tcase(s, "table");

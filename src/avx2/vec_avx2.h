@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* non-temporal stores (v_stream) and the fence that orders them */
+#define SIMD_HAVE_STREAM 1
+static inline void v_stream_fence(void) { _mm_sfence(); }
+
 #if !SIMD_F64 /* ------------------------------------------------ float */
 
 #define T float
@@ -28,6 +32,8 @@ static inline __m256i part_mask(size_t r) { /* r < VW */
 }
 static inline V v_load(const T *p) { return _mm256_loadu_ps(p); }
 static inline void v_store(T *p, V v) { _mm256_storeu_ps(p, v); }
+/* non-temporal store, p aligned to the vector (32 bytes) */
+static inline void v_stream(T *p, V v) { _mm256_stream_ps(p, v); }
 static inline V v_load_part(const T *p, size_t r, T fill) {
   const __m256i m = part_mask(r);
   return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
@@ -98,6 +104,7 @@ static inline __m256i part_mask(size_t r) { /* r < VW */
 }
 static inline V v_load(const T *p) { return _mm256_loadu_pd(p); }
 static inline void v_store(T *p, V v) { _mm256_storeu_pd(p, v); }
+static inline void v_stream(T *p, V v) { _mm256_stream_pd(p, v); }
 static inline V v_load_part(const T *p, size_t r, T fill) {
   const __m256i m = part_mask(r);
   return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));

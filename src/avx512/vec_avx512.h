@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* non-temporal stores (v_stream) and the fence that orders them */
+#define SIMD_HAVE_STREAM 1
+static inline void v_stream_fence(void) { _mm_sfence(); }
+
 #if !SIMD_F64 /* ------------------------------------------------ float */
 
 #define T float
@@ -27,6 +31,8 @@ static inline V v_load_part(const T *p, size_t r, T fill) {
   return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), part_mask(r), p);
 }
 static inline void v_store_part(T *p, size_t r, V v) { _mm512_mask_storeu_ps(p, part_mask(r), v); }
+/* non-temporal store, p aligned to the vector (64 bytes) */
+static inline void v_stream(T *p, V v) { _mm512_stream_ps(p, v); }
 static inline V v_set1(T x) { return _mm512_set1_ps(x); }
 static inline V v_add(V a, V b) { return _mm512_add_ps(a, b); }
 static inline V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
@@ -81,6 +87,7 @@ static inline V v_load_part(const T *p, size_t r, T fill) {
   return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), part_mask(r), p);
 }
 static inline void v_store_part(T *p, size_t r, V v) { _mm512_mask_storeu_pd(p, part_mask(r), v); }
+static inline void v_stream(T *p, V v) { _mm512_stream_pd(p, v); }
 static inline V v_set1(T x) { return _mm512_set1_pd(x); }
 static inline V v_add(V a, V b) { return _mm512_add_pd(a, b); }
 static inline V v_sub(V a, V b) { return _mm512_sub_pd(a, b); }

@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* No non-temporal stores: outputs are written through the cache (see
+   SIMD_HAVE_STREAM in kernels_simd.h). */
+#define SIMD_HAVE_STREAM 0
+
 #if !SIMD_F64 /* ------------------------------------------------ float */
 
 #define T float
