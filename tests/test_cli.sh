@@ -114,7 +114,7 @@ check "smr -h" "$SMR" -h
 check "smr --version" "$SMR" --version
 expect "--version prints the version" '/^smr [0-9]+\.[0-9]+\.[0-9]+$/ { f = 1 } END { exit !f }'
 check "smr help" "$SMR" help
-for c in train predict eval demo info; do
+for c in train predict eval demo bench info; do
   check "smr $c --help" "$SMR" "$c" --help
   expect "smr $c --help prints a usage line" '/^Usage: smr / { f = 1 } END { exit !f }'
   check "smr $c -h" "$SMR" "$c" -h
@@ -168,6 +168,96 @@ if [ -n "$na" ]; then
   expect "SMR_ISA=$na: not available, fallback reported" \
     '/^SMR_ISA: ".*" is not available here, using [a-z0-9]+$/ { f = 1 } END { exit !f }'
 fi
+
+# --------------------------------------------------------------------------
+# bench: tiny shapes and --time 0.001 keep each run to milliseconds (also
+# under an emulator); the ISAs available here come from smr info
+
+run "$SMR" info
+avail=$(awk '$1 ~ /^(scalar|avx2|avx512|neon)$/ && $3 == "yes" { printf "%s%s", s, $1; s = " " }' "$tmp/out")
+na=$(awk '$1 ~ /^(scalar|avx2|avx512|neon)$/ && $3 == "no" { print $1; exit }' "$tmp/out")
+n_avail=$(echo "$avail" | wc -w | tr -d ' ')
+kernels="softmax online log_softmax ce_grad ce_grad_inplace ce_loss memcpy"
+# tables ISAS KERNELS: the last output holds one table per ISA of ISAS, in
+# that order, each with one row per kernel of KERNELS holding a shape's
+# cell "GB/s (ratio to memcpy)", both positive (awk reads 1.2e-05 too).
+tables() {
+  awk -v isas="$1" -v kernels="$2" '
+    BEGIN { ni = split(isas, I, " "); nk = split(kernels, K, " ") }
+    /^isa: / { isa = $2; if (I[++t] != isa) bad = 1; next }
+    isa != "" && NF == 3 {
+      row[isa, $1] = 1; rows++
+      x = substr($3, 2, length($3) - 2)
+      if (!($2 + 0 > 0) || $3 !~ /^\(.*\)$/ || !(x + 0 > 0)) bad = 1
+    }
+    END {
+      for (i = 1; i <= ni; i++) for (k = 1; k <= nk; k++) if (!((I[i], K[k]) in row)) bad = 1
+      exit bad || t != ni || rows != ni * nk
+    }' "$tmp/out"
+}
+
+check "smr bench --time 0.001 --shapes 16x100" "$SMR" bench --time 0.001 --shapes 16x100
+if tables "$avail" "$kernels"; then ok "bench: a table per available ISA ($avail), a row per kernel"
+else bad "bench: a table per available ISA ($avail), a row per kernel"; fi
+expect "bench: the header names the CPU ISAs, the active ISA, dtype f32 and threads 1" \
+  -v avail="$avail" '/^smr [0-9.]+ bench: CPU ISAs / {
+    f = index($0, "CPU ISAs " avail ", active ") && / dtype f32, threads 1$/ } END { exit !f }'
+check "smr bench --isa all" "$SMR" bench --time 0.001 --shapes 16x100 --isa all
+if tables "$avail" "$kernels"; then ok "bench --isa all: every available ISA"; else bad "bench --isa all: every available ISA"; fi
+check "smr bench --isa scalar" "$SMR" bench --time 0.001 --shapes 16x100 --isa scalar
+if tables scalar "$kernels"; then ok "bench --isa scalar: only the scalar table"; else bad "bench --isa scalar: only the scalar table"; fi
+isa_csv=$(echo "$avail" | tr ' ' ,)
+check "smr bench --isa $isa_csv" "$SMR" bench --time 0.001 --shapes 16x100 --isa "$isa_csv"
+if tables "$avail" "$kernels"; then ok "bench --isa LIST: those tables"; else bad "bench --isa LIST: those tables"; fi
+check "smr bench --kernels ce_loss,softmax" "$SMR" bench --time 0.001 --shapes 16x100 --kernels ce_loss,softmax
+if tables "$avail" "softmax ce_loss memcpy"; then ok "bench --kernels: those rows and memcpy"; else bad "bench --kernels: those rows and memcpy"; fi
+check "smr bench --dtype f64" "$SMR" bench --time 0.001 --shapes 16x100,3x7 --dtype f64 --isa scalar
+expect "bench --dtype f64: the header says f64" '/^smr .* bench: .* dtype f64, threads 1$/ { f = 1 } END { exit !f }'
+expect "bench --dtype f64: two shape columns" '$1 == "kernel" { f = ($2 == "16x100" && $3 == "3x7") } END { exit !f }'
+check "SMR_ISA=scalar smr bench" env SMR_ISA=scalar "$SMR" bench --time 0.001 --shapes 16x100
+expect "bench under SMR_ISA=scalar: active scalar, every ISA measured" \
+  -v avail="$avail" 'index($0, "CPU ISAs " avail ", active scalar,") { f = 1 } /^isa: / { n++ }
+                     END { exit !(f && n == split(avail, a, " ")) }'
+
+# csv: a header, then one line per (ISA, kernel, shape) with 10 fields,
+# bytes of the minimum traffic (ce_loss reads only) and positive numbers
+check "smr bench --format csv" "$SMR" bench --time 0.001 --shapes 16x100,3x7 --format csv
+expect "bench csv: $n_avail ISAs x 7 kernels x 2 shapes, 10 fields, positive finite numbers" \
+  -F, -v lines="$((n_avail * 14))" '
+  NR == 1 { if ($0 != "isa,dtype,threads,kernel,n,k,bytes,seconds,gb_per_s,x_memcpy") bad = 1; next }
+  { n++
+    if (NF != 10 || $2 != "f32" || $3 != 1 || $1 !~ /^[a-z0-9]+$/) bad = 1
+    for (i = 5; i <= 10; i++) if ($i !~ /^[0-9.]+([eE][-+]?[0-9]+)?$/ || !($i + 0 > 0)) bad = 1
+    want = $5 * $6 * 4 * ($4 == "ce_loss" ? 1 : 2)
+    if ($7 != want || ($4 == "memcpy" && $10 != 1)) bad = 1 }
+  END { exit bad || n != lines }'
+check "smr bench --format csv --dtype f64 --isa scalar" "$SMR" bench --time 0.001 --shapes 16x100 \
+  --format csv --dtype f64 --isa scalar --kernels online
+expect "bench csv f64: 8-byte traffic, scalar only" -F, \
+  'NR > 1 { n++; if ($1 != "scalar" || $2 != "f64" || $7 != 16 * 100 * 8 * 2) bad = 1 } END { exit bad || n != 2 }'
+check "smr bench --format table" "$SMR" bench --time 0.001 --shapes 16x100 --format table --isa scalar
+if tables scalar "$kernels"; then ok "bench --format table: the table"; else bad "bench --format table: the table"; fi
+
+for bad_opt in "--dtype f16" "--isa bogus" "--isa scalar," "--isa=" "--isa SCALAR" \
+               "--shapes 16x" "--shapes x100" "--shapes 16" "--shapes 16x100x3" "--shapes 0x100" \
+               "--shapes 16x0" "--shapes 16x100,,8x8" "--shapes 16x100," "--shapes -16x100" \
+               "--shapes 16X100" "--shapes 1.5x100" "--shapes=" "--shapes 99999999999999999999999x1" \
+               "--shapes 99999999999x99999999999" "--time -1" "--time 0" "--time nan" "--time inf" \
+               "--time abc" "--time=" "--kernels foo" "--kernels softmax,," "--format json"; do
+  # shellcheck disable=SC2086 # split the option and its value on purpose
+  check_fail "bench $bad_opt" 2 "$SMR" bench --time 0.001 --shapes 16x100 $bad_opt
+  if ! grep -q -- "${bad_opt%%[ =]*}" "$tmp/err"; then bad "the message for '$bad_opt' names the option"; fi
+done
+check_fail "bench with an argument" 2 "$SMR" bench extra
+check_fail "bench --time without a value" 2 "$SMR" bench --time
+if [ -n "$na" ]; then
+  check_fail "bench --isa $na (not available here)" 1 "$SMR" bench --time 0.001 --shapes 16x100 --isa "$na"
+  if grep -q "available here: $avail" "$tmp/err"; then ok "the message lists the available ISAs"
+  else bad "the message lists the available ISAs"; fi
+fi
+# 2^48 elements: beyond this machine's memory (and any malloc)
+check_fail "bench with a shape beyond memory" nz "$SMR" bench --time 0.001 --shapes 16777216x16777216
+if grep -q "16777216x16777216" "$tmp/err"; then ok "the message names the shape"; else bad "the message names the shape"; fi
 
 # --------------------------------------------------------------------------
 # train / eval / predict on iris
