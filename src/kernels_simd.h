@@ -144,15 +144,89 @@ static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t 
   if (j < len) w_add(acc, excl_vec(v_load_part(e + j, len - j, (T)0), excl, ties));
 }
 
+/* Outputs that cannot stay in cache are written with non-temporal stores:
+   the exponentials of a row go to a scratch row (it stays in L2), and the
+   normalize pass reads them from there and streams the results out. Plain
+   stores would first read every output line from memory (a third stream
+   next to the input read and the output write); these do not. Used when the
+   output is at least smr_stream_min_bytes (src/kernels.h: the size of a
+   large last-level cache, since smaller outputs may still be read from
+   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the layer has no streaming store
+   or the scratch row cannot be allocated, the plain path runs. */
+#define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
+
+static T *stream_scratch(size_t n, size_t k) {
+#if SIMD_HAVE_STREAM
+  const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
+  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || n * k * sizeof(T) < min) return NULL;
+  return malloc(2 * k * sizeof(T)); /* two rows: see struct pend */
+#else
+  (void)n, (void)k;
+  return NULL;
+#endif
+}
+
+/* dst = src * f over len elements, dst written with non-temporal stores
+   where it is aligned to the vector (the same products as scale_row). The
+   caller fences. */
+static inline void scale_stream(T *dst, const T *src, size_t len, V fv, T f) {
+#if SIMD_HAVE_STREAM
+  size_t j = 0;
+  while (j < len && (uintptr_t)(dst + j) % (VW * sizeof(T)) != 0) {
+    dst[j] = src[j] * f;
+    j++;
+  }
+  for (; j + VW <= len; j += VW) v_stream(dst + j, v_mul(v_load(src + j), fv));
+  if (j < len) v_store_part(dst + j, len - j, v_mul(v_load_part(src + j, len - j, (T)0), fv));
+#else
+  (void)dst, (void)src, (void)len, (void)fv, (void)f;
+#endif
+}
+
+/* The streaming path is pipelined: row i's results are streamed out chunk
+   by chunk during row i + 1's exp pass (the scratch holds two rows), so
+   the writes to memory overlap the exp work instead of stalling in one
+   burst at the end of each row. A pending row: dst = src * f, then *fix =
+   fixv (the cross-entropy's label entry) once the stores are fenced. */
+struct pend {
+  T *dst; /* NULL: nothing pending */
+  const T *src;
+  T f;
+  T *fix;
+  T fixv;
+};
+
+static inline void pend_chunk(const struct pend *pd, size_t j, size_t len) {
+  scale_stream(pd->dst + j, pd->src + j, len, v_set1(pd->f), pd->f);
+}
+
+static inline void pend_finish(struct pend *pd) {
+#if SIMD_HAVE_STREAM
+  /* later plain stores to these lines (and other threads) see them */
+  v_stream_fence();
+#endif
+  if (pd->fix != NULL) *pd->fix = pd->fixv;
+  pd->dst = NULL;
+}
+
+/* Writes out a pending row of length k at once (before a special row and
+   after the last row). */
+static inline void pend_flush(struct pend *pd, size_t k) {
+  if (pd == NULL || pd->dst == NULL) return;
+  pend_chunk(pd, 0, k);
+  pend_finish(pd);
+}
+
 /* The exp pass over a row with finite max m: stores exp(z_j - m) to out
    when out != NULL (out may equal z: each chunk of z is read before its
    exponentials overwrite it), else into a stack chunk, and returns rest,
    the sum of exp(z_j - m) over all entries but one occurrence of the max:
    the row sum is 1 + rest. excl = false skips the tie bookkeeping (plain
    softmax needs only the full sum; rest is then that sum - 1, exact since
-   the sum is >= 1). pf: the next row to prefetch, or NULL. */
+   the sum is >= 1). pf: the next row to prefetch, or NULL. pd: a pending
+   row (of length k) to stream out during this pass, or NULL. */
 static inline double exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *out, bool excl,
-                             const T *pf) {
+                             const T *pf, struct pend *pd) {
   const V mv = v_set1(m);
   T buf[CHUNK];
   VA acc = w_zero();
@@ -162,7 +236,9 @@ static inline double exp_row(const T *z, size_t k, T m, V tv, bool scaled, T *ou
     T *dst = out != NULL ? out + j : buf;
     exp_chunk(z + j, len, mv, tv, scaled, dst, pf != NULL ? pf + j : z, pf != NULL ? len : 0);
     sum_chunk(&acc, dst, len, excl, &ties);
+    if (pd != NULL && pd->dst != NULL) pend_chunk(pd, j, len);
   }
+  if (pd != NULL && pd->dst != NULL) pend_finish(pd);
   /* excl: ties >= 1 (m is attained); otherwise the sum holds exp(0) = 1 */
   return excl ? (double)(ties - 1) + w_hsum(acc) : w_hsum(acc) - 1.0;
 }
@@ -183,46 +259,6 @@ static inline void scale_row(T *out, size_t k, V f) {
   }
   for (; j + VW <= k; j += VW) v_store(out + j, v_mul(v_load(out + j), f));
   if (j < k) v_store_part(out + j, k - j, v_mul(v_load_part(out + j, k - j, (T)0), f));
-}
-
-/* Outputs that cannot stay in cache are written with non-temporal stores:
-   the exponentials of a row go to a scratch row (it stays in L2), and the
-   normalize pass reads them from there and streams the results out. Plain
-   stores would first read every output line from memory (a third stream
-   next to the input read and the output write); these do not. Used when the
-   output is at least smr_stream_min_bytes (src/kernels.h: the size of a
-   large last-level cache, since smaller outputs may still be read from
-   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the layer has no streaming store
-   or the scratch row cannot be allocated, the plain path runs. */
-#define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
-
-static T *stream_scratch(size_t n, size_t k) {
-#if SIMD_HAVE_STREAM
-  const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
-  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || n * k * sizeof(T) < min) return NULL;
-  return malloc(k * sizeof(T));
-#else
-  (void)n, (void)k;
-  return NULL;
-#endif
-}
-
-/* dst = src * f over a row, dst written with non-temporal stores where it
-   is aligned to the vector (the same products as scale_row). */
-static inline void scale_row_stream(T *dst, const T *src, size_t k, V fv, T f) {
-#if SIMD_HAVE_STREAM
-  size_t j = 0;
-  while (j < k && (uintptr_t)(dst + j) % (VW * sizeof(T)) != 0) {
-    dst[j] = src[j] * f;
-    j++;
-  }
-  for (; j + VW <= k; j += VW) v_stream(dst + j, v_mul(v_load(src + j), fv));
-  if (j < k) v_store_part(dst + j, k - j, v_mul(v_load_part(src + j, k - j, (T)0), fv));
-  /* later plain stores to these lines (and other threads) see them */
-  v_stream_fence();
-#else
-  (void)dst, (void)src, (void)k, (void)fv, (void)f;
-#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -275,21 +311,27 @@ static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY;
 static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
   const V tv = v_set1(t);
   T *scratch = stream_scratch(n, k);
+  struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
   for (size_t i = 0; i < n; i++, z += k, p += k) {
     const T m = row_max(z, k, tv, scaled);
     if (!finite_max(m)) {
+      pend_flush(&pd, k);
       special_softmax(z, p, k, t, scaled, m);
       continue;
     }
-    const double rest =
-        exp_row(z, k, m, tv, scaled, scratch != NULL ? scratch : p, false, next_row(z, i, n, k));
+    T *e = scratch != NULL ? scratch + (i % 2) * k : p;
+    const double rest = exp_row(z, k, m, tv, scaled, e, false, next_row(z, i, n, k),
+                                scratch != NULL ? &pd : NULL);
     /* a NaN in the row makes the sum, and so every p_j, NaN */
     const T f = (T)(1.0 / (1.0 + rest));
-    if (scratch != NULL)
-      scale_row_stream(p, scratch, k, v_set1(f), f);
-    else
+    if (scratch != NULL) {
+      const struct pend next = {p, e, f, NULL, (T)0};
+      pd = next;
+    } else {
       scale_row(p, k, v_set1(f));
+    }
   }
+  pend_flush(&pd, k);
   free(scratch);
 }
 
@@ -376,7 +418,7 @@ static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
       for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
       continue;
     }
-    const double rest = exp_row(z, k, m, tv, false, NULL, true, next_row(z, i, n, k));
+    const double rest = exp_row(z, k, m, tv, false, NULL, true, next_row(z, i, n, k), NULL);
     const V mv = v_set1(m), lv = v_set1((T)log1p(rest));
     size_t j = 0;
     for (; j + VW <= k; j += VW) v_store(out + j, v_sub(v_sub(v_load(z + j), mv), lv));
@@ -414,6 +456,7 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
                              T *g) {
   const V tv = v_set1((T)1);
   T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
+  struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
   double total = 0.0;
   for (size_t i = 0; i < n; i++, z += k) {
     const size_t label = (size_t)labels[i];
@@ -433,29 +476,35 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
          confident model) reread the row, still in cache, for rest with the
          max excluded as in the fused path. */
       double rest = sum - 1.0;
-      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, true, NULL);
+      if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, true, NULL, NULL);
       total += ((double)m - zl) + log1p(rest);
       continue;
     }
     T *gi = g + i * k;
     const T m = row_max(z, k, tv, false);
     if (!finite_max(m)) {
+      pend_flush(&pd, k);
       total += special_ce(z, label, k, scale, gi, m, zl);
       continue;
     }
-    const double rest = exp_row(z, k, m, tv, false, scratch != NULL ? scratch : gi, true,
-                                next_row(z, i, n, k));
+    T *e = scratch != NULL ? scratch + (i % 2) * k : gi;
+    const double rest = exp_row(z, k, m, tv, false, e, true, next_row(z, i, n, k),
+                                scratch != NULL ? &pd : NULL);
     const double sum = 1.0 + rest;
     const T f = (T)((double)scale / sum);
-    if (scratch != NULL)
-      scale_row_stream(gi, scratch, k, v_set1(f), f);
-    else
-      scale_row(gi, k, v_set1(f));
     /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
     const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
-    gi[label] = (T)(q * (double)scale);
+    const T gl = (T)(q * (double)scale);
+    if (scratch != NULL) {
+      const struct pend next = {gi, e, f, gi + label, gl};
+      pd = next;
+    } else {
+      scale_row(gi, k, v_set1(f));
+      gi[label] = gl;
+    }
     total += ((double)m - zl) + log1p(rest);
   }
+  pend_flush(&pd, k);
   free(scratch);
   return total;
 }
