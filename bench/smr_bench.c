@@ -8,7 +8,9 @@
  * online, naive (a plain three-pass scalar softmax written here: the
  * reference a user would write), log_softmax, ce_grad (out of place),
  * ce_grad_inplace, ce_loss (g == NULL), memcpy (the same bytes read and
- * written) and read (a read-only sum of the same bytes). Every kernel runs
+ * written), read (a read-only reduction of the same bytes) and exp
+ * (SLEEF's AVX-512 exp alone in its tightest loop, bench/exp_floor_avx512.c:
+ * the compute floor of the kernels that take one exp per element). Every kernel runs
  * through the kernel table of each available ISA (smr_kernels_for).
  *
  * Counters: bytes_per_second counts the minimum traffic (input read once,
@@ -26,8 +28,10 @@
  * pair larger than any cache. With threads:2 each thread takes half the
  * rows.
  */
+#include "exp_floor.h"
 #include "kernels.h"
 #include "shim.h"
+#include "smr_config.h"
 #include "smr.h"
 
 #include <math.h>
@@ -38,11 +42,13 @@
 #include <time.h>
 
 enum fam { F_SOFTMAX, F_ONLINE, F_NAIVE, F_LOGSM, F_CE_GRAD, F_CE_INPLACE, F_CE_LOSS, F_MEMCPY,
-           F_READ, NUM_FAM };
+           F_READ, F_EXP, NUM_FAM };
 static const char *const fam_name[NUM_FAM] = {"softmax", "online",          "naive",
                                               "log_softmax", "ce_grad", "ce_grad_inplace",
-                                              "ce_loss", "memcpy",      "read"};
-static const bool fam_writes[NUM_FAM] = {true, true, true, true, true, true, false, true, false};
+                                              "ce_loss", "memcpy",      "read",
+                                              "exp"};
+static const bool fam_writes[NUM_FAM] = {true, true, true, true, true, true, false, true, false,
+                                         true};
 
 struct shape {
   size_t n, k;
@@ -141,6 +147,11 @@ static void run_once(const struct job *j, size_t b, size_t r0, size_t r1) {
     break;
   case F_MEMCPY: memcpy(o, z, n * k * sz); break;
   case F_READ: sink = read_sum(z, n * k, j->dt); break;
+  case F_EXP:
+#if SMR_HAVE_AVX512
+    j->dt == 0 ? smrb_exp_floor_f32(z, o, n * k) : smrb_exp_floor_f64(z, o, n * k);
+#endif
+    break;
   case NUM_FAM: break;
   }
 }
@@ -303,6 +314,8 @@ int main(int argc, char **argv) {
           /* families that do not use the table run once, under "-" */
           const bool tabled = f != F_NAIVE && f != F_MEMCPY && f != F_READ;
           if (!tabled && isa > 0) continue;
+          /* SLEEF's exp alone: AVX-512 only (the floor of the exp kernels) */
+          if (f == F_EXP && (!SMR_HAVE_AVX512 || isa != SMR_ISA_AVX512)) continue;
           for (int threads = 1; threads <= 2; threads++) {
             struct job *j = malloc(sizeof *j);
             if (j == NULL) return 1;
