@@ -19,7 +19,7 @@
  *   V  v_max(a, b)        max; when a is NaN the result is b (b never NaN)
  *   V  v_exp(V)           SLEEF, 1.0 ulp
  *   T  v_hmax(V)          largest lane (no NaN lanes)
- *   VM v_eq(a, b), v_gt(a, b), v_unord(a)  lane masks (ordered compares)
+ *   VM v_eq(a, b), v_unord(a)  lane masks (ordered compares)
  *   VM vm_or(VM, VM);  bool vm_any(VM);  unsigned vm_count(VM)
  *   unsigned vm_first(VM)  index of the first set lane, VW when none
  *   V  v_select(VM m, V a, V b)           m ? a : b per lane
@@ -28,7 +28,7 @@
  *      v_stream_fence(); 0 otherwise
  *   VA accumulator of VW lanes in double: w_zero(), w_add(VA *, V),
  *      w_addsq(VA *, V) (adds x*x exactly formed in double for f32),
- *      w_scale(VA *, V f) (multiplies each lane), double w_hsum(W).
+ *      double w_hsum(W).
  *      f32: the lanes widened to double; f64: Kahan-compensated lanes.
  *
  * Numerics (bounds in docs/ACCURACY.md, checked by tests/test_isa.c):
@@ -94,7 +94,8 @@ static inline T row_max(const T *z, size_t k, V tv, bool scaled) {
    stored chunk (still in L1) for the sum. SLEEF's exp is an out-of-line call
    and every vector register is caller-saved, so sums carried across the
    calls would be spilled and reloaded on every call; split this way the exp
-   loop runs at SLEEF's own throughput (docs/BENCHMARKS.md, "exp loop").
+   loop runs at SLEEF's own throughput (docs/BENCHMARKS.md, "The exp
+   floor").
    CHUNK elements of T are 4 KiB: a chunk of z and of its exponentials fit
    in L1 together. */
 #define CHUNK (4096 / sizeof(T))
@@ -151,8 +152,9 @@ static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t 
    next to the input read and the output write); these do not. Used when the
    output is at least smr_stream_min_bytes (src/kernels.h: the size of a
    large last-level cache, since smaller outputs may still be read from
-   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the layer has no streaming store
-   or the scratch row cannot be allocated, the plain path runs. */
+   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the
+   layer has no streaming store or the scratch row cannot be allocated,
+   the plain path runs. */
 #define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
 
 static T *stream_scratch(size_t n, size_t k) {
@@ -261,6 +263,20 @@ static inline void scale_row(T *out, size_t k, V f) {
   if (j < k) v_store_part(out + j, k - j, v_mul(v_load_part(out + j, k - j, (T)0), f));
 }
 
+/* Row output dst = e * f, then *fix = fixv (when fix is not NULL): at once
+   with plain stores (e is dst), or on the streaming path (stream is the
+   pending slot) left pending for the next row's exp pass. */
+static inline void emit_row(struct pend *stream, T *dst, const T *e, size_t k, T f, T *fix,
+                            T fixv) {
+  if (stream != NULL) {
+    const struct pend next = {dst, e, f, fix, fixv};
+    *stream = next;
+    return;
+  }
+  scale_row(dst, k, v_set1(f));
+  if (fix != NULL) *fix = fixv;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Special rows: the rules of smr.h in plain C (rare: max -inf or +inf)      */
 /* ------------------------------------------------------------------------ */
@@ -312,24 +328,18 @@ static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled)
   const V tv = v_set1(t);
   T *scratch = stream_scratch(n, k);
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
+  struct pend *stream = scratch != NULL ? &pd : NULL;
   for (size_t i = 0; i < n; i++, z += k, p += k) {
     const T m = row_max(z, k, tv, scaled);
     if (!finite_max(m)) {
-      pend_flush(&pd, k);
+      pend_flush(stream, k);
       special_softmax(z, p, k, t, scaled, m);
       continue;
     }
     T *e = scratch != NULL ? scratch + (i % 2) * k : p;
-    const double rest = exp_row(z, k, m, tv, scaled, e, false, next_row(z, i, n, k),
-                                scratch != NULL ? &pd : NULL);
+    const double rest = exp_row(z, k, m, tv, scaled, e, false, next_row(z, i, n, k), stream);
     /* a NaN in the row makes the sum, and so every p_j, NaN */
-    const T f = (T)(1.0 / (1.0 + rest));
-    if (scratch != NULL) {
-      const struct pend next = {p, e, f, NULL, (T)0};
-      pd = next;
-    } else {
-      scale_row(p, k, v_set1(f));
-    }
+    emit_row(stream, p, e, k, (T)(1.0 / (1.0 + rest)), NULL, (T)0);
   }
   pend_flush(&pd, k);
   free(scratch);
@@ -449,14 +459,15 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
 }
 
 /* Fused loss and gradient: max pass, exp pass storing e_j into g (or the
-   scratch row of a large output), scale pass g_j = e_j * scale / sum, then g_label = (p_label - 1) * scale formed
-   without cancellation. Loss only (g == NULL): one online read of the row
+   scratch row of a large output), scale pass g_j = e_j * scale / sum, then
+   g_label = (p_label - 1) * scale formed without cancellation. Loss only (g == NULL): one online read of the row
    (two for nearly one-hot rows, see below). */
 static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
                              T *g) {
   const V tv = v_set1((T)1);
   T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
+  struct pend *stream = scratch != NULL ? &pd : NULL;
   double total = 0.0;
   for (size_t i = 0; i < n; i++, z += k) {
     const size_t label = (size_t)labels[i];
@@ -483,25 +494,16 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
     T *gi = g + i * k;
     const T m = row_max(z, k, tv, false);
     if (!finite_max(m)) {
-      pend_flush(&pd, k);
+      pend_flush(stream, k);
       total += special_ce(z, label, k, scale, gi, m, zl);
       continue;
     }
     T *e = scratch != NULL ? scratch + (i % 2) * k : gi;
-    const double rest = exp_row(z, k, m, tv, false, e, true, next_row(z, i, n, k),
-                                scratch != NULL ? &pd : NULL);
+    const double rest = exp_row(z, k, m, tv, false, e, true, next_row(z, i, n, k), stream);
     const double sum = 1.0 + rest;
-    const T f = (T)((double)scale / sum);
     /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
     const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
-    const T gl = (T)(q * (double)scale);
-    if (scratch != NULL) {
-      const struct pend next = {gi, e, f, gi + label, gl};
-      pd = next;
-    } else {
-      scale_row(gi, k, v_set1(f));
-      gi[label] = gl;
-    }
+    emit_row(stream, gi, e, k, (T)((double)scale / sum), gi + label, (T)(q * (double)scale));
     total += ((double)m - zl) + log1p(rest);
   }
   pend_flush(&pd, k);

@@ -158,25 +158,43 @@ static bool opt_double(const char *opt, const char *s, enum range r, double *out
   return true;
 }
 
-static bool opt_dtype(const char *s, smr_dtype *out) {
-  if (strcmp(s, "f32") == 0) *out = SMR_F32;
-  else if (strcmp(s, "f64") == 0) *out = SMR_F64;
-  else {
-    usage_fail("invalid value '%s' for --dtype: expected f32 or f64", s);
-    return false;
+/* s is one of names[0..count): *idx is its index. Otherwise a usage error
+   listing them ("expected a, b or c"). */
+static bool opt_choice(const char *opt, const char *s, const char *const *names, size_t count,
+                       size_t *idx) {
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *idx = i;
+      return true;
+    }
+  char list[160] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < count && used < sizeof list; i++) {
+    const int w = snprintf(list + used, sizeof list - used, "%s%s",
+                           i == 0 ? "" : i + 1 == count ? " or " : ", ", names[i]);
+    if (w < 0) break;
+    used += (size_t)w;
   }
+  usage_fail("invalid value '%s' for %s: expected %s", s, opt, list);
+  return false;
+}
+
+static bool opt_dtype(const char *s, smr_dtype *out) {
+  static const char *const names[] = {"f32", "f64"};
+  static const smr_dtype vals[] = {SMR_F32, SMR_F64};
+  size_t i;
+  if (!opt_choice("--dtype", s, names, 2, &i)) return false;
+  *out = vals[i];
   return true;
 }
 
 static bool opt_schedule(const char *s, smr_lr_schedule *out) {
-  if (strcmp(s, "constant") == 0) *out = SMR_LR_CONSTANT;
-  else if (strcmp(s, "step") == 0) *out = SMR_LR_STEP;
-  else if (strcmp(s, "inv-time") == 0) *out = SMR_LR_INV_TIME;
-  else if (strcmp(s, "cosine") == 0) *out = SMR_LR_COSINE;
-  else {
-    usage_fail("invalid value '%s' for --schedule: expected constant, step, inv-time or cosine", s);
-    return false;
-  }
+  static const char *const names[] = {"constant", "step", "inv-time", "cosine"};
+  static const smr_lr_schedule vals[] = {SMR_LR_CONSTANT, SMR_LR_STEP, SMR_LR_INV_TIME,
+                                         SMR_LR_COSINE};
+  size_t i;
+  if (!opt_choice("--schedule", s, names, 4, &i)) return false;
+  *out = vals[i];
   return true;
 }
 
@@ -1503,12 +1521,10 @@ static bool opt_kernel_list(const char *s, unsigned *mask) {
 }
 
 static bool opt_format(const char *s, bool *csv) {
-  if (strcmp(s, "table") == 0) *csv = false;
-  else if (strcmp(s, "csv") == 0) *csv = true;
-  else {
-    usage_fail("invalid value '%s' for --format: expected table or csv", s);
-    return false;
-  }
+  static const char *const names[] = {"table", "csv"};
+  size_t i;
+  if (!opt_choice("--format", s, names, 2, &i)) return false;
+  *csv = i == 1;
   return true;
 }
 

@@ -55,7 +55,6 @@ static inline T v_hmax(V a) {
   return _mm_cvtss_f32(m);
 }
 static inline VM v_eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-static inline VM v_gt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline VM v_unord(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
 static inline V v_select(VM m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
 static inline VM vm_or(VM a, VM b) { return _mm256_or_ps(a, b); }
@@ -79,10 +78,6 @@ static inline void w_addsq(VA *w, V v) {
   const __m256d l = lo_pd(v), h = hi_pd(v);
   w->lo = _mm256_fmadd_pd(l, l, w->lo);
   w->hi = _mm256_fmadd_pd(h, h, w->hi);
-}
-static inline void w_scale(VA *w, V f) {
-  w->lo = _mm256_mul_pd(w->lo, lo_pd(f));
-  w->hi = _mm256_mul_pd(w->hi, hi_pd(f));
 }
 static inline double hsum_pd(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -124,7 +119,6 @@ static inline T v_hmax(V a) {
   return _mm_cvtsd_f64(m);
 }
 static inline VM v_eq(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
-static inline VM v_gt(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
 static inline VM v_unord(V a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
 static inline V v_select(VM m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
 static inline VM vm_or(VM a, VM b) { return _mm256_or_pd(a, b); }
@@ -147,10 +141,6 @@ static inline void w_add(VA *w, V x) {
 /* Squares add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
 static inline void w_addsq(VA *w, V x) { w->s = _mm256_fmadd_pd(x, x, w->s); }
-static inline void w_scale(VA *w, V f) {
-  w->s = _mm256_mul_pd(w->s, f);
-  w->c = _mm256_mul_pd(w->c, f);
-}
 static inline double w_hsum(VA w) {
   const __m256d v = _mm256_sub_pd(w.s, w.c);
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));

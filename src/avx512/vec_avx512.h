@@ -44,7 +44,6 @@ static inline V v_max(V a, V b) { return _mm512_max_ps(a, b); }
 static inline V v_exp(V x) { return Sleef_expf16_u10avx512f(x); }
 static inline T v_hmax(V a) { return _mm512_reduce_max_ps(a); }
 static inline VM v_eq(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
-static inline VM v_gt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 static inline VM v_unord(V a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 static inline V v_select(VM m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
 
@@ -66,10 +65,6 @@ static inline void w_addsq(VA *w, V v) {
   const __m512d l = lo_pd(v), h = hi_pd(v);
   w->lo = _mm512_fmadd_pd(l, l, w->lo);
   w->hi = _mm512_fmadd_pd(h, h, w->hi);
-}
-static inline void w_scale(VA *w, V f) {
-  w->lo = _mm512_mul_pd(w->lo, lo_pd(f));
-  w->hi = _mm512_mul_pd(w->hi, hi_pd(f));
 }
 static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_add_pd(w.lo, w.hi)); }
 
@@ -98,7 +93,6 @@ static inline V v_max(V a, V b) { return _mm512_max_pd(a, b); }
 static inline V v_exp(V x) { return Sleef_expd8_u10avx512f(x); }
 static inline T v_hmax(V a) { return _mm512_reduce_max_pd(a); }
 static inline VM v_eq(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
-static inline VM v_gt(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
 static inline VM v_unord(V a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
 static inline V v_select(VM m, V a, V b) { return _mm512_mask_blend_pd(m, b, a); }
 
@@ -119,10 +113,6 @@ static inline void w_add(VA *w, V x) {
 /* Squares add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
 static inline void w_addsq(VA *w, V x) { w->s = _mm512_fmadd_pd(x, x, w->s); }
-static inline void w_scale(VA *w, V f) {
-  w->s = _mm512_mul_pd(w->s, f);
-  w->c = _mm512_mul_pd(w->c, f);
-}
 static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_sub_pd(w.s, w.c)); }
 
 #endif

@@ -38,7 +38,6 @@ static inline V v_max(V a, V b) { return vmaxnmq_f32(a, b); }
 static inline V v_exp(V x) { return Sleef_expf4_u10advsimd(x); }
 static inline T v_hmax(V a) { return vmaxnmvq_f32(a); }
 static inline VM v_eq(V a, V b) { return vceqq_f32(a, b); }
-static inline VM v_gt(V a, V b) { return vcgtq_f32(a, b); }
 static inline VM v_unord(V a) { return vmvnq_u32(vceqq_f32(a, a)); }
 static inline V v_select(VM m, V a, V b) { return vbslq_f32(m, a, b); }
 static inline VM vm_or(VM a, VM b) { return vorrq_u32(a, b); }
@@ -69,10 +68,6 @@ static inline void w_addsq(VA *w, V v) {
   w->lo = vfmaq_f64(w->lo, l, l);
   w->hi = vfmaq_f64(w->hi, h, h);
 }
-static inline void w_scale(VA *w, V f) {
-  w->lo = vmulq_f64(w->lo, vcvt_f64_f32(vget_low_f32(f)));
-  w->hi = vmulq_f64(w->hi, vcvt_high_f64_f32(f));
-}
 static inline double w_hsum(VA w) { return vaddvq_f64(vaddq_f64(w.lo, w.hi)); }
 
 #else /* --------------------------------------------------------- double */
@@ -94,7 +89,6 @@ static inline V v_max(V a, V b) { return vmaxnmq_f64(a, b); }
 static inline V v_exp(V x) { return Sleef_expd2_u10advsimd(x); }
 static inline T v_hmax(V a) { return vmaxnmvq_f64(a); }
 static inline VM v_eq(V a, V b) { return vceqq_f64(a, b); }
-static inline VM v_gt(V a, V b) { return vcgtq_f64(a, b); }
 static inline VM v_unord(V a) {
   return vreinterpretq_u64_u32(vmvnq_u32(vreinterpretq_u32_u64(vceqq_f64(a, a))));
 }
@@ -124,10 +118,6 @@ static inline void w_add(VA *w, V x) {
 /* Squares add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
 static inline void w_addsq(VA *w, V x) { w->s = vfmaq_f64(w->s, x, x); }
-static inline void w_scale(VA *w, V f) {
-  w->s = vmulq_f64(w->s, f);
-  w->c = vmulq_f64(w->c, f);
-}
 static inline double w_hsum(VA w) { return vaddvq_f64(vsubq_f64(w.s, w.c)); }
 
 #endif
