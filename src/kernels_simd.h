@@ -277,6 +277,76 @@ static inline void emit_row(struct pend *stream, T *dst, const T *e, size_t k, T
   if (fix != NULL) *fix = fixv;
 }
 
+static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY; }
+
+/* ------------------------------------------------------------------------ */
+/* Short rows: a block of rows through one exp loop                          */
+/* ------------------------------------------------------------------------ */
+
+/* A row of at most SHORT_ROW elements would cost one partly used SLEEF call
+   per row in exp_row, and the calls would dominate (k = 10: one call of 16
+   lanes per 10 elements). Short rows are instead taken a block at a time:
+   the max of each row as before, that max spread over its row in a buffer
+   mb, then one exp loop over the whole block, exp(z - mb), with every call
+   full. The sums, scales and outputs stay per row and are the same
+   operations as on the long-row path, so the results are bit for bit the
+   same. */
+#define SHORT_ROW (CHUNK / 8)
+/* rows per block at most (the per-row arrays of a block live on the stack) */
+#define SHORT_BLOCK 256
+
+/* p[0..k) = v */
+static inline void fill_row(T *p, size_t k, V v) {
+  size_t j = 0;
+  for (; j + VW <= k; j += VW) v_store(p + j, v);
+  if (j < k) v_store_part(p + j, k - j, v);
+}
+
+/* The next block of at most n rows of length k from z: rows are taken while
+   their max is finite and the block holds at most CHUNK elements. ms[r] =
+   the max of row r, mb = each max spread over its row. Returns the number
+   of rows (at most SHORT_BLOCK); 0 when the first row's max is not finite
+   (it goes alone through the special path). */
+static inline size_t short_block(const T *z, size_t n, size_t k, V tv, bool scaled, T *ms,
+                                 T *mb) {
+  size_t b = 0;
+  for (; b < n && b < SHORT_BLOCK && (b + 1) * k <= CHUNK; b++) {
+    const T m = row_max(z + b * k, k, tv, scaled);
+    if (!finite_max(m)) break;
+    ms[b] = m;
+    fill_row(mb + b * k, k, v_set1(m));
+  }
+  return b;
+}
+
+/* dst[0..len) = exp(z_j - mb_j) (z_j / t when scaled); dst may equal z. */
+static inline void exp_block(const T *z, size_t len, const T *mb, V tv, bool scaled, T *dst) {
+  size_t j = 0;
+  for (; j + VW <= len; j += VW)
+    v_store(dst + j, v_exp(v_sub(ld(z + j, tv, scaled), v_load(mb + j))));
+  if (j < len) {
+    const size_t r = len - j;
+    v_store_part(dst + j, r,
+                 v_exp(v_sub(ld_part(z + j, r, (T)-INFINITY, tv, scaled),
+                             v_load_part(mb + j, r, (T)0))));
+  }
+}
+
+/* p[0..len) *= f[0..len) */
+static inline void mul_block(T *p, size_t len, const T *f) {
+  size_t j = 0;
+  for (; j + VW <= len; j += VW) v_store(p + j, v_mul(v_load(p + j), v_load(f + j)));
+  if (j < len) v_store_part(p + j, len - j, v_mul(v_load_part(p + j, len - j, (T)0), v_load_part(f + j, len - j, (T)0)));
+}
+
+/* rest of one row from its stored exponentials (as exp_row computes it) */
+static inline double row_rest(const T *e, size_t k, bool excl) {
+  VA acc = w_zero();
+  size_t ties = 0;
+  sum_chunk(&acc, e, k, excl, &ties);
+  return excl ? (double)(ties - 1) + w_hsum(acc) : w_hsum(acc) - 1.0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Special rows: the rules of smr.h in plain C (rare: max -inf or +inf)      */
 /* ------------------------------------------------------------------------ */
@@ -314,8 +384,6 @@ static void special_softmax(const T *z, T *p, size_t k, T t, bool scaled, T m) {
   for (size_t j = 0; j < k; j++) p[j] = elem(z, j, t, scaled) == (T)INFINITY ? share : (T)0;
 }
 
-static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY; }
-
 /* ------------------------------------------------------------------------ */
 /* Softmax: two-pass, temperature, online                                    */
 /* ------------------------------------------------------------------------ */
@@ -324,7 +392,33 @@ static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY;
    stores e_j = exp(z_j - m) and sums; pass 3 scales the stored row by
    1/sum while it is still in cache (for rows that fit). Large outputs:
    pass 2 stores to a scratch row and pass 3 streams the results out. */
+static void softmax_short(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
+  const V tv = v_set1(t);
+  T ms[SHORT_BLOCK], mb[CHUNK];
+  double sums[SHORT_BLOCK];
+  for (size_t i = 0; i < n;) {
+    const T *zi = z + i * k;
+    T *pi = p + i * k;
+    const size_t b = short_block(zi, n - i, k, tv, scaled, ms, mb);
+    if (b == 0) {
+      special_softmax(zi, pi, k, t, scaled, row_max(zi, k, tv, scaled));
+      i++;
+      continue;
+    }
+    exp_block(zi, b * k, mb, tv, scaled, pi);
+    for (size_t r = 0; r < b; r++) sums[r] = 1.0 + row_rest(pi + r * k, k, false);
+    for (size_t r = 0; r < b; r++) ms[r] = (T)(1.0 / sums[r]); /* vectorized */
+    for (size_t r = 0; r < b; r++) fill_row(mb + r * k, k, v_set1(ms[r]));
+    mul_block(pi, b * k, mb);
+    i += b;
+  }
+}
+
 static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
+  if (k <= SHORT_ROW) {
+    softmax_short(z, p, n, k, t, scaled);
+    return;
+  }
   const V tv = v_set1(t);
   T *scratch = stream_scratch(n, k);
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
@@ -392,6 +486,12 @@ static inline T online_row(const T *z, size_t k, double *sum) {
    in a second (two exps per element; the two-pass kernel takes one exp and
    one extra read, see docs/BENCHMARKS.md for which wins where). */
 static void simd_softmax_online(const T *z, T *p, size_t n, size_t k) {
+  /* a block of short rows is read once from memory and then stays in L1:
+     the two-pass block already makes one read */
+  if (k <= SHORT_ROW) {
+    softmax_short(z, p, n, k, (T)1, false);
+    return;
+  }
   for (size_t i = 0; i < n; i++, z += k, p += k) {
     double sum = 0.0;
     const T m = online_row(z, k, &sum);
@@ -413,19 +513,62 @@ static void simd_softmax_online(const T *z, T *p, size_t n, size_t k) {
 /* Log-softmax                                                               */
 /* ------------------------------------------------------------------------ */
 
+static void special_log_softmax(const T *z, T *out, size_t k, T m) {
+  size_t count = 0;
+  if (!special_posinf(z, k, (T)1, false, m, &count)) {
+    fill_nan(out, k);
+    return;
+  }
+  const T share = (T)(0.0 - log((double)count));
+  for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
+}
+
+/* out[0..len) = (z - mb) - lb */
+static inline void logsm_block(const T *z, size_t len, const T *mb, const T *lb, T *out) {
+  size_t j = 0;
+  for (; j + VW <= len; j += VW)
+    v_store(out + j, v_sub(v_sub(v_load(z + j), v_load(mb + j)), v_load(lb + j)));
+  if (j < len) {
+    const size_t r = len - j;
+    v_store_part(out + j, r,
+                 v_sub(v_sub(v_load_part(z + j, r, (T)0), v_load_part(mb + j, r, (T)0)),
+                       v_load_part(lb + j, r, (T)0)));
+  }
+}
+
+static void log_softmax_short(const T *z, T *out, size_t n, size_t k) {
+  const V tv = v_set1((T)1);
+  T ms[SHORT_BLOCK], mb[CHUNK], buf[CHUNK];
+  double rests[SHORT_BLOCK];
+  for (size_t i = 0; i < n;) {
+    const T *zi = z + i * k;
+    T *oi = out + i * k;
+    const size_t b = short_block(zi, n - i, k, tv, false, ms, mb);
+    if (b == 0) {
+      special_log_softmax(zi, oi, k, row_max(zi, k, tv, false));
+      i++;
+      continue;
+    }
+    exp_block(zi, b * k, mb, tv, false, buf);
+    for (size_t r = 0; r < b; r++) rests[r] = row_rest(buf + r * k, k, true);
+    /* the exponentials are summed: buf now holds each row's log1p(rest) */
+    for (size_t r = 0; r < b; r++) fill_row(buf + r * k, k, v_set1((T)log1p(rests[r])));
+    logsm_block(zi, b * k, mb, buf, oi);
+    i += b;
+  }
+}
+
 /* out_j = (z_j - m) - log1p(rest): both terms <= 0, nothing cancels. */
 static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
+  if (k <= SHORT_ROW) {
+    log_softmax_short(z, out, n, k);
+    return;
+  }
   const V tv = v_set1((T)1);
   for (size_t i = 0; i < n; i++, z += k, out += k) {
     const T m = row_max(z, k, tv, false);
     if (!finite_max(m)) {
-      size_t count = 0;
-      if (!special_posinf(z, k, (T)1, false, m, &count)) {
-        fill_nan(out, k);
-        continue;
-      }
-      const T share = (T)(0.0 - log((double)count));
-      for (size_t j = 0; j < k; j++) out[j] = z[j] == (T)INFINITY ? share : (T)-INFINITY;
+      special_log_softmax(z, out, k, m);
       continue;
     }
     const double rest = exp_row(z, k, m, tv, false, NULL, true, next_row(z, i, n, k), NULL);
@@ -458,12 +601,56 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
   return zl == INFINITY ? log((double)count) : INFINITY;
 }
 
+/* Short rows, a block at a time: the loss, and the gradient when g is not
+   NULL (then stored in place of the exponentials). The loss takes rest
+   with the max excluded on every row (no online pass to reread). */
+static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T scale, T *g) {
+  const V tv = v_set1((T)1);
+  T ms[SHORT_BLOCK], mb[CHUNK], buf[CHUNK];
+  double zls[SHORT_BLOCK], rests[SHORT_BLOCK];
+  double total = 0.0;
+  for (size_t i = 0; i < n;) {
+    const T *zi = z + i * k;
+    const size_t b = short_block(zi, n - i, k, tv, false, ms, mb);
+    if (b == 0) {
+      const size_t label = (size_t)labels[i];
+      total += special_ce(zi, label, k, scale, g != NULL ? g + i * k : NULL,
+                          row_max(zi, k, tv, false), (double)zi[label]);
+      i++;
+      continue;
+    }
+    /* read before g (maybe z) is written */
+    for (size_t r = 0; r < b; r++) zls[r] = (double)zi[r * k + (size_t)labels[i + r]];
+    T *e = g != NULL ? g + i * k : buf;
+    exp_block(zi, b * k, mb, tv, false, e);
+    for (size_t r = 0; r < b; r++) rests[r] = row_rest(e + r * k, k, true);
+    for (size_t r = 0; r < b; r++) total += ((double)ms[r] - zls[r]) + log1p(rests[r]);
+    if (g != NULL) {
+      for (size_t r = 0; r < b; r++) {
+        const double sum = 1.0 + rests[r];
+        fill_row(mb + r * k, k, v_set1((T)((double)scale / sum)));
+      }
+      mul_block(e, b * k, mb);
+      for (size_t r = 0; r < b; r++) {
+        /* p_label - 1 as in the long-row path */
+        const double sum = 1.0 + rests[r];
+        const double q = zls[r] == (double)ms[r] ? -rests[r] / sum
+                                                  : exp(zls[r] - (double)ms[r]) / sum - 1.0;
+        e[r * k + (size_t)labels[i + r]] = (T)(q * (double)scale);
+      }
+    }
+    i += b;
+  }
+  return total;
+}
+
 /* Fused loss and gradient: max pass, exp pass storing e_j into g (or the
    scratch row of a large output), scale pass g_j = e_j * scale / sum, then
    g_label = (p_label - 1) * scale formed without cancellation. Loss only (g == NULL): one online read of the row
    (two for nearly one-hot rows, see below). */
 static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
                              T *g) {
+  if (k <= SHORT_ROW) return ce_short(z, labels, n, k, scale, g);
   const V tv = v_set1((T)1);
   T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};

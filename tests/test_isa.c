@@ -1457,6 +1457,12 @@ static void run_case(const rcase *cs) {
 /* Sweeps                                                                    */
 /* ======================================================================== */
 
+/* Overrides of the sweep for test_rows_blocks: a fixed row count, and a
+   row-kind schedule (NULL: SCHED). */
+static size_t g_sweep_n;
+static const unsigned char *g_sched;
+static size_t g_nsched;
+
 typedef struct {
   trng r;
   size_t c;      /* cases so far */
@@ -1469,7 +1475,7 @@ typedef struct {
 static void sweep_k(int dt, size_t k, sweeper *sw, size_t rows, size_t cases, size_t max_elems) {
   size_t done_rows = 0;
   for (size_t ci = 0; done_rows < rows || ci < cases; ci++, sw->c++) {
-    size_t n = NLIST[sw->c % NUM_NLIST];
+    size_t n = g_sweep_n != 0 ? g_sweep_n : NLIST[sw->c % NUM_NLIST];
     if (n * k > max_elems) n = max_elems / k > 0 ? max_elems / k : 1;
     const size_t len = n * k;
     double *z = xmalloc(len * sizeof *z);
@@ -1477,7 +1483,7 @@ static void sweep_k(int dt, size_t k, sweeper *sw, size_t rows, size_t cases, si
     unsigned char *kinds = xmalloc(n);
     const double temp = TEMPS[sw->c % NUM_TEMPS];
     for (size_t i = 0; i < n; i++) {
-      kinds[i] = SCHED[sw->sched++ % NUM_SCHED];
+      kinds[i] = g_sched != NULL ? g_sched[sw->sched++ % g_nsched] : SCHED[sw->sched++ % NUM_SCHED];
       const double scale = SCALES[sw->scale++ % NUM_SCALES];
       gen_row(dt, kinds[i], z + i * k, k, scale, temp, &sw->r);
       labels[i] = pick_label(z + i * k, k, &sw->r);
@@ -1536,6 +1542,37 @@ START_TEST(test_rows_stream) {
   const size_t nk = pow2_list(dt, ks);
   for (size_t i = 0; i < nk; i += g_quick ? 3 : 1) sweep_k(dt, ks[i], &sw, 2, 1, 1u << 13);
   atomic_store(&smr_stream_min_bytes, saved);
+}
+END_TEST
+
+/* Short rows go through the exp loop a block at a time (kernels_simd.h,
+   "Short rows": rows of at most CHUNK / 8 elements, 128 in f32 and 64 in
+   f64; a block ends at 256 rows, at 4 KiB of elements, or before a row
+   whose max is not finite). Many rows per call, so that blocks end at each
+   of those limits: first with rows of finite max only (the ones with ties,
+   one-hot and equal entries among them), then with the whole schedule,
+   whose special rows end blocks early. */
+static const unsigned char FINITE_SCHED[] = {K_NORMAL, K_EQUAL, K_NORMAL, K_TIES,
+                                             K_NORMAL, K_ONEHOT, K_NORMAL, K_NAN,
+                                             K_NORMAL, K_PM1000, K_NORMAL, K_UFLOW};
+START_TEST(test_rows_blocks) {
+  const int dt = _i;
+  g_test = "rows_blocks";
+  sweeper sw = {tr_stream(5, dt), 0, 0, 0};
+  sw.sched = tr_below(&sw.r, NUM_SCHED);
+  const size_t kmax = dt == F32 ? 8 * 16 + 1 : 8 * 8 + 1;
+  for (int pass = 0; pass < 2; pass++) {
+    g_sched = pass == 0 ? FINITE_SCHED : NULL;
+    g_nsched = sizeof FINITE_SCHED;
+    for (size_t k = 1; k <= kmax; k += g_quick ? 7 : 1) {
+      /* two full blocks and a part of a third */
+      const size_t rows = (4096 / (dt == F32 ? 4 : 8)) / k;
+      g_sweep_n = 2 * (rows < 256 ? rows : 256) + 3;
+      sweep_k(dt, k, &sw, 1, 1, 1u << 16);
+    }
+  }
+  g_sched = NULL;
+  g_sweep_n = 0;
 }
 END_TEST
 
@@ -2484,6 +2521,7 @@ static Suite *isa_suite(void) {
   DT_LOOP(tc, test_rows_pow2);
   DT_LOOP(tc, test_rows_big);
   DT_LOOP(tc, test_rows_stream);
+  DT_LOOP(tc, test_rows_blocks);
   DT_LOOP(tc, test_shift_invariance);
   DT_LOOP(tc, test_ce_prob);
   tc = tcase(s, "table");
