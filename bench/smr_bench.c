@@ -136,14 +136,14 @@ static void run_once(const struct job *j, size_t b, size_t r0, size_t r1) {
     j->dt == 0 ? t->f32.log_softmax(z, o, n, k) : t->f64.log_softmax(z, o, n, k);
     break;
   case F_CE_GRAD:
-    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, n, k, 1.0f, o) : t->f64.ce_logits(z, lab, n, k, 1.0, o);
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, o) : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, o);
     break;
   case F_CE_INPLACE: /* overwrites the input: the values stay bounded (|g| <= 1) */
-    sink = j->dt == 0 ? t->f32.ce_logits(o, lab, n, k, 1.0f, o) : t->f64.ce_logits(o, lab, n, k, 1.0, o);
+    sink = j->dt == 0 ? t->f32.ce_logits(o, lab, NULL, n, k, 1.0f, o) : t->f64.ce_logits(o, lab, NULL, n, k, 1.0, o);
     break;
   case F_CE_LOSS:
-    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, n, k, 1.0f, NULL)
-                      : t->f64.ce_logits(z, lab, n, k, 1.0, NULL);
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, NULL)
+                      : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, NULL);
     break;
   case F_MEMCPY: memcpy(o, z, n * k * sz); break;
   case F_READ: sink = read_sum(z, n * k, j->dt); break;

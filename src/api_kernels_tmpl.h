@@ -77,7 +77,7 @@ SMR_API smr_status FN(smr_cross_entropy_logits)(const T *z, const int32_t *label
   if (st != SMR_OK) return st;
   double sum = 0.0;
   if (n > 0)
-    sum = smr_kernels_active()->SFX.ce_logits(z, labels, n, k, (T)(1.0 / (double)n), grad);
+    sum = smr_kernels_active()->SFX.ce_logits(z, labels, NULL, n, k, (T)(1.0 / (double)n), grad);
   if (loss != NULL) *loss = n == 0 ? 0.0 : sum / (double)n;
   return SMR_OK;
 }

@@ -36,11 +36,14 @@
   void (*softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t);      \
   /* out = log_softmax(z). out may == z. */                                    \
   void (*log_softmax)(const T *z, T *out, size_t n, size_t k);                 \
-  /* Fused CE from logits. Returns sum_i (lse(z_i) - z_i[labels_i]) in        \
-     double (NOT divided by n). If g != NULL, g = (softmax(z) - onehot) *     \
-     scale; g may == z. g == NULL is the loss-only variant (one read). */     \
-  double (*ce_logits)(const T *z, const int32_t *labels, size_t n, size_t k,  \
-                      T scale, T *g);                                          \
+  /* Fused CE from logits. Returns sum_i w_i (lse(z_i) - z_i[labels_i]) in   \
+     double (NOT divided by n). If g != NULL, row i of g = (softmax(z_i) -    \
+     onehot_i) * scale * w_i (the product formed in double); g may == z.      \
+     g == NULL is the loss-only variant (one read). w: per-row weights, or    \
+     NULL for all 1 (then the result is bit for bit the unweighted one); a    \
+     row of weight 0 adds exactly 0 to the loss. */                           \
+  double (*ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n, \
+                      size_t k, T scale, T *g);                                \
   /* The seed's CE from probabilities: returns                                \
      -sum_i sum_j y_ij * log(p_ij + 1e-15), skipping y_ij == 0 (not /n). */   \
   double (*ce_prob)(const T *p, const T *y, size_t n, size_t k);              \

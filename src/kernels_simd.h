@@ -584,8 +584,14 @@ static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
 /* Cross-entropy                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* total + w * ce, where a row of weight 0 adds exactly 0 */
+static inline double add_weighted(double total, double w, double ce) {
+  return w != 0.0 ? total + w * ce : total;
+}
+
 /* A row whose max is +inf or -inf: exactly the scalar rules. */
-static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m, double zl) {
+static double special_ce(const T *z, size_t label, size_t k, double scale, T *g, T m,
+                         double zl) {
   size_t count = 0;
   if (!special_posinf(z, k, (T)1, false, m, &count)) {
     if (g != NULL) fill_nan(g, k);
@@ -595,7 +601,7 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
     const double share = 1.0 / (double)count;
     for (size_t j = 0; j < k; j++) {
       const double pj = z[j] == (T)INFINITY ? share : 0.0;
-      g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * (double)scale);
+      g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * scale);
     }
   }
   return zl == INFINITY ? log((double)count) : INFINITY;
@@ -604,7 +610,8 @@ static double special_ce(const T *z, size_t label, size_t k, T scale, T *g, T m,
 /* Short rows, a block at a time: the loss, and the gradient when g is not
    NULL (then stored in place of the exponentials). The loss takes rest
    with the max excluded on every row (no online pass to reread). */
-static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T scale, T *g) {
+static double ce_short(const T *z, const int32_t *labels, const T *w, size_t n, size_t k,
+                       T scale, T *g) {
   const V tv = v_set1((T)1);
   T ms[SHORT_BLOCK], mb[CHUNK], buf[CHUNK];
   double zls[SHORT_BLOCK], rests[SHORT_BLOCK];
@@ -614,8 +621,10 @@ static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T 
     const size_t b = short_block(zi, n - i, k, tv, false, ms, mb);
     if (b == 0) {
       const size_t label = (size_t)labels[i];
-      total += special_ce(zi, label, k, scale, g != NULL ? g + i * k : NULL,
-                          row_max(zi, k, tv, false), (double)zi[label]);
+      const double wi = w != NULL ? (double)w[i] : 1.0;
+      total = add_weighted(total, wi,
+                           special_ce(zi, label, k, (double)scale * wi, g != NULL ? g + i * k : NULL,
+                                      row_max(zi, k, tv, false), (double)zi[label]));
       i++;
       continue;
     }
@@ -624,11 +633,14 @@ static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T 
     T *e = g != NULL ? g + i * k : buf;
     exp_block(zi, b * k, mb, tv, false, e);
     for (size_t r = 0; r < b; r++) rests[r] = row_rest(e + r * k, k, true);
-    for (size_t r = 0; r < b; r++) total += ((double)ms[r] - zls[r]) + log1p(rests[r]);
+    for (size_t r = 0; r < b; r++)
+      total = add_weighted(total, w != NULL ? (double)w[i + r] : 1.0,
+                           ((double)ms[r] - zls[r]) + log1p(rests[r]));
     if (g != NULL) {
       for (size_t r = 0; r < b; r++) {
         const double sum = 1.0 + rests[r];
-        fill_row(mb + r * k, k, v_set1((T)((double)scale / sum)));
+        const double sc = (double)scale * (w != NULL ? (double)w[i + r] : 1.0);
+        fill_row(mb + r * k, k, v_set1((T)(sc / sum)));
       }
       mul_block(e, b * k, mb);
       for (size_t r = 0; r < b; r++) {
@@ -636,7 +648,8 @@ static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T 
         const double sum = 1.0 + rests[r];
         const double q = zls[r] == (double)ms[r] ? -rests[r] / sum
                                                   : exp(zls[r] - (double)ms[r]) / sum - 1.0;
-        e[r * k + (size_t)labels[i + r]] = (T)(q * (double)scale);
+        const double sc = (double)scale * (w != NULL ? (double)w[i + r] : 1.0);
+        e[r * k + (size_t)labels[i + r]] = (T)(q * sc);
       }
     }
     i += b;
@@ -648,9 +661,9 @@ static double ce_short(const T *z, const int32_t *labels, size_t n, size_t k, T 
    scratch row of a large output), scale pass g_j = e_j * scale / sum, then
    g_label = (p_label - 1) * scale formed without cancellation. Loss only (g == NULL): one online read of the row
    (two for nearly one-hot rows, see below). */
-static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t k, T scale,
-                             T *g) {
-  if (k <= SHORT_ROW) return ce_short(z, labels, n, k, scale, g);
+static double simd_ce_logits(const T *z, const int32_t *labels, const T *w, size_t n, size_t k,
+                             T scale, T *g) {
+  if (k <= SHORT_ROW) return ce_short(z, labels, w, n, k, scale, g);
   const V tv = v_set1((T)1);
   T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
@@ -659,11 +672,12 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
   for (size_t i = 0; i < n; i++, z += k) {
     const size_t label = (size_t)labels[i];
     const double zl = (double)z[label]; /* read before g (maybe z) is written */
+    const double wi = w != NULL ? (double)w[i] : 1.0, sc = (double)scale * wi;
     if (g == NULL) {
       double sum = 0.0;
       const T m = online_row(z, k, &sum);
       if (!finite_max(m)) {
-        total += special_ce(z, label, k, scale, NULL, m, zl);
+        total = add_weighted(total, wi, special_ce(z, label, k, sc, NULL, m, zl));
         continue;
       }
       /* lse - z_label = (m - z_label) + log1p(rest). The online sum holds
@@ -675,14 +689,14 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
          max excluded as in the fused path. */
       double rest = sum - 1.0;
       if (rest < REREAD_BELOW) rest = exp_row(z, k, m, tv, false, NULL, true, NULL, NULL);
-      total += ((double)m - zl) + log1p(rest);
+      total = add_weighted(total, wi, ((double)m - zl) + log1p(rest));
       continue;
     }
     T *gi = g + i * k;
     const T m = row_max(z, k, tv, false);
     if (!finite_max(m)) {
       pend_flush(stream, k);
-      total += special_ce(z, label, k, scale, gi, m, zl);
+      total = add_weighted(total, wi, special_ce(z, label, k, sc, gi, m, zl));
       continue;
     }
     T *e = scratch != NULL ? scratch + (i % 2) * k : gi;
@@ -690,8 +704,8 @@ static double simd_ce_logits(const T *z, const int32_t *labels, size_t n, size_t
     const double sum = 1.0 + rest;
     /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
     const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
-    emit_row(stream, gi, e, k, (T)((double)scale / sum), gi + label, (T)(q * (double)scale));
-    total += ((double)m - zl) + log1p(rest);
+    emit_row(stream, gi, e, k, (T)(sc / sum), gi + label, (T)(q * sc));
+    total = add_weighted(total, wi, ((double)m - zl) + log1p(rest));
   }
   pend_flush(&pd, k);
   free(scratch);

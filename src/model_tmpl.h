@@ -143,7 +143,7 @@ smr_status FN(smr_loss)(const smr_model *m, const T *X, const int32_t *labels, s
     size_t rows = FN(min_rows)(ws.rows, n - r);
     const T *xin = FN(input_rows)(m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, ws.z, rows, d, k);
-    sum += kt->SFX.ce_logits(ws.z, labels + r, rows, k, (T)1, NULL);
+    sum += kt->SFX.ce_logits(ws.z, labels + r, NULL, rows, k, (T)1, NULL);
   }
   FN(block_ws_free)(&ws);
   *loss = sum / (double)n;

@@ -33,7 +33,7 @@ static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, siz
   for (size_t r = 0; r < n; r += c->zrows) {
     size_t rows = FN(fit_min)(c->zrows, n - r);
     c->kt->linear_forward(X + r * c->d, c->m->W, c->m->b, c->Z, rows, c->d, c->k);
-    s += c->kt->ce_logits(c->Z, y + r, rows, c->k, (T)1, NULL);
+    s += c->kt->ce_logits(c->Z, y + r, NULL, rows, c->k, (T)1, NULL);
   }
   return s;
 }
@@ -48,7 +48,7 @@ static smr_status FN(fit_step)(FN(fit_ctx) *c, const T *X, const int32_t *y, siz
   T *W = c->m->W, *b = c->m->b;
   kt->linear_forward(X, W, b, c->Z, nb, c->d, c->k);
   /* Fused: the CE sum and, in place, G = (softmax(Z) - Y) / nb. */
-  double ce = kt->ce_logits(c->Z, y, nb, c->k, (T)(1.0 / (double)nb), c->Z);
+  double ce = kt->ce_logits(c->Z, y, NULL, nb, c->k, (T)(1.0 / (double)nb), c->Z);
   *obj = ce / (double)nb + FN(l2_term)(c);
   if (!isfinite(*obj)) return SMR_ENONFINITE;
 

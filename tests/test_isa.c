@@ -1092,8 +1092,8 @@ static const char *const GMODE_NAMES[] = {"ce_logits (g = NULL)", "ce_logits", "
 
 static double call_ce(const struct smr_kernels *t, int dt, const void *z, const int32_t *lab,
                       size_t n, size_t k, double scale, void *g) {
-  if (dt == F32) return t->f32.ce_logits(z, lab, n, k, (float)scale, g);
-  return t->f64.ce_logits(z, lab, n, k, scale, g);
+  if (dt == F32) return t->f32.ce_logits(z, lab, NULL, n, k, (float)scale, g);
+  return t->f64.ce_logits(z, lab, NULL, n, k, scale, g);
 }
 
 /* The fused CE of table t in gradient mode gm; the gradient (unless
@@ -2183,6 +2183,83 @@ static size_t len_list(int dt, size_t *out) {
   return n;
 }
 
+/* Per-row weights of the fused CE (the trainer's sample and class
+   weights): loss = sum_i w_i CE_i and row i of g = (p_i - y_i) scale w_i,
+   against a long-double reference, for every ISA, short rows (the block
+   path) and long ones, weights 0, fractional and large, out of place and in
+   place. A row of weight 0 holding a -inf label logit (CE = +inf) must add
+   exactly 0. */
+START_TEST(test_ce_weights) {
+  const int dt = _i;
+  g_test = "ce_weights";
+  trng r = tr_stream(21, dt);
+  const size_t ks[] = {1, 3, 10, 17, 64, 129, 300, 1000};
+  const double wv[] = {0.0, 0.5, 1.0, 2.75, 1e-3, 7.0};
+  for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+    const size_t k = ks[ki], n = 2 + (k < 64 ? 300 / k : 3), len = n * k;
+    double *z = xmalloc(len * sizeof *z), *w = xmalloc(n * sizeof *w);
+    int32_t *lab = xmalloc(n * sizeof *lab);
+    for (size_t i = 0; i < len; i++) z[i] = dt_round(dt, 3.0 * tr_normal(&r));
+    for (size_t i = 0; i < n; i++) {
+      lab[i] = (int32_t)tr_below(&r, k);
+      w[i] = wv[tr_below(&r, 6)];
+    }
+    w[0] = 0.0; /* its label logit is -inf: CE_0 = +inf, weighted 0 */
+    if (k > 1) z[lab[0]] = -INFINITY;
+    const double scale = dt_round(dt, 1.0 / (double)n);
+    long double ref_loss = 0.0L;
+    long double *ref_g = xmalloc(len * sizeof *ref_g);
+    for (size_t i = 0; i < n; i++) {
+      const double *zi = z + i * k;
+      long double m = -INFINITY, s = 0.0L;
+      for (size_t j = 0; j < k; j++) m = zi[j] > m ? zi[j] : m;
+      for (size_t j = 0; j < k; j++) s += expl((long double)zi[j] - m);
+      if (w[i] != 0.0) ref_loss += (long double)w[i] * (m + logl(s) - zi[lab[i]]);
+      for (size_t j = 0; j < k; j++)
+        ref_g[i * k + j] = (expl((long double)zi[j] - m) / s - (j == (size_t)lab[i] ? 1 : 0)) *
+                           (long double)scale * (long double)w[i];
+    }
+    const double eps = dt_eps(dt);
+    FOR_EACH_ISA(isa, t) {
+      for (int inpl = 0; inpl < 2; inpl++) {
+        void *zb = xmalloc(len * 8), *gb = xmalloc(len * 8), *wb = xmalloc(n * 8);
+        for (size_t i = 0; i < len; i++) put(dt, zb, i, z[i]);
+        for (size_t i = 0; i < n; i++) put(dt, wb, i, w[i]);
+        void *g = inpl ? zb : gb;
+        const double loss = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, g)
+                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, g);
+        ck_assert_msg(fabsl(loss - ref_loss) <= 64 * eps * fabsl(ref_loss) + 1e-300,
+                      "ce_weights %s isa=%d k=%zu in place %d: loss %.17g vs %.17Lg", dt_name(dt),
+                      isa, k, inpl, loss, ref_loss);
+        for (size_t i = 0; i < len; i++) {
+          const long double ref = ref_g[i], got = get(dt, g, i);
+          const long double tol = 64 * eps * fabsl(ref) + 4 * eps * scale * 1e-6;
+          ck_assert_msg(fabsl(got - ref) <= tol,
+                        "ce_weights %s isa=%d k=%zu in place %d: g[%zu] (row %zu, w %g) %.9Lg vs "
+                        "%.9Lg",
+                        dt_name(dt), isa, k, inpl, i, i / k, w[i / k], got, ref);
+        }
+        if (!inpl) {
+          /* loss only: the same weighted sum */
+          const double l2 = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, NULL)
+                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, NULL);
+          ck_assert_msg(fabsl(l2 - ref_loss) <= 64 * eps * fabsl(ref_loss),
+                        "ce_weights %s isa=%d k=%zu loss only %.17g vs %.17Lg", dt_name(dt), isa,
+                        k, l2, ref_loss);
+        }
+        free(zb);
+        free(gb);
+        free(wb);
+      }
+    }
+    free(z);
+    free(w);
+    free(lab);
+    free(ref_g);
+  }
+}
+END_TEST
+
 START_TEST(test_axpy) {
   const int dt = _i;
   g_test = "axpy";
@@ -2522,6 +2599,7 @@ static Suite *isa_suite(void) {
   DT_LOOP(tc, test_rows_big);
   DT_LOOP(tc, test_rows_stream);
   DT_LOOP(tc, test_rows_blocks);
+  DT_LOOP(tc, test_ce_weights);
   DT_LOOP(tc, test_shift_invariance);
   DT_LOOP(tc, test_ce_prob);
   tc = tcase(s, "table");

@@ -267,7 +267,7 @@ static void SFX(scalar_log_softmax)(const T *z, T *out, size_t n, size_t k) {
    when g != NULL writes g_j = (p_j - [j == label]) * scale. g may equal z:
    z_label is read first, and each later pass reads z_j before writing g_j.
    The gradient of the mean CE is p - y (docs/MATH.md); scale is 1/n. */
-static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, T scale, T *g) {
+static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, double scale, T *g) {
   const double zl = (double)z[label];
   size_t jmax = 0, count = 0;
   const double m = (double)SFX(row_max)(z, k, (T)1, false, &jmax);
@@ -282,7 +282,7 @@ static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, T scale, T 
       const double share = 1.0 / (double)count;
       for (size_t j = 0; j < k; j++) {
         const double pj = z[j] == (T)INFINITY ? share : 0.0;
-        g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * (double)scale);
+        g[j] = (T)((pj - (j == label ? 1.0 : 0.0)) * scale);
       }
     }
     return zl == INFINITY ? log((double)count) : INFINITY;
@@ -294,23 +294,26 @@ static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, T scale, T 
   const double sum = 1.0 + rest;
   if (g != NULL) {
     g[jmax] = (T)1; /* exp(z_jmax - m) */
-    for (size_t j = 0; j < k; j++) g[j] = (T)((double)g[j] / sum * (double)scale);
+    for (size_t j = 0; j < k; j++) g[j] = (T)((double)g[j] / sum * scale);
     /* p_label - 1 without cancellation: at the max it is -rest / sum;
        elsewhere p_label <= 1/2 and the subtraction is harmless. */
     const double q = label == jmax ? -rest / sum : SFX(exp_diff)(zl, m) / sum - 1.0;
-    g[label] = (T)(q * (double)scale);
+    g[label] = (T)(q * scale);
   }
   /* lse - z_label = (m - z_label) + log(1 + rest): +inf at a -inf label,
      NaN when the row holds a NaN (rest is NaN). */
   return (m - zl) + log1p(rest);
 }
 
-static double SFX(scalar_ce_logits)(const T *z, const int32_t *labels, size_t n, size_t k,
-                                    T scale, T *g) {
+static double SFX(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
+                                    size_t k, T scale, T *g) {
   double total = 0.0;
-  for (size_t i = 0; i < n; i++)
-    total += SFX(ce_logits_row)(z + i * k, (size_t)labels[i], k, scale,
-                                g != NULL ? g + i * k : NULL);
+  for (size_t i = 0; i < n; i++) {
+    const double wi = w != NULL ? (double)w[i] : 1.0;
+    const double ce = SFX(ce_logits_row)(z + i * k, (size_t)labels[i], k, (double)scale * wi,
+                                         g != NULL ? g + i * k : NULL);
+    if (wi != 0.0) total += wi * ce;
+  }
   return total;
 }
 
