@@ -230,6 +230,31 @@ typedef enum smr_lr_schedule {
   SMR_LR_COSINE        /* lr_min + (lr - lr_min) * (1 + cos(pi*epoch/epochs))/2 */
 } smr_lr_schedule;
 
+/* The solvers (docs/TRAINING.md says when to pick each). Every solver
+   minimizes the same objective:
+     (1/n) sum_i w_i CE_i + (l2/2) ||W||^2,   bias unpenalized,
+   with w_i = sample_weight[i] * the class weight of row i's label (1 when
+   neither is given). That is scikit-learn's multinomial LogisticRegression
+   with C = 1 / (l2 * n) and the same sample_weight / class_weight. */
+typedef enum smr_solver {
+  SMR_SOLVER_GD = 0, /* (mini-)batch gradient descent: W -= lr * grad       */
+  SMR_SOLVER_SGD,    /* with momentum: v = momentum*v + grad; W -= lr * v
+                        (Nesterov: W -= lr * (grad + momentum*v)), the update
+                        of PyTorch's optim.SGD                               */
+  SMR_SOLVER_ADAM,   /* Adam with bias correction (PyTorch's optim.Adam)    */
+  SMR_SOLVER_LBFGS   /* full-batch L-BFGS with a strong-Wolfe line search;
+                        an epoch is one iteration; stops when the largest
+                        gradient entry is <= tol                            */
+} smr_solver;
+
+typedef enum smr_class_weight {
+  SMR_CLASS_WEIGHT_NONE = 0,  /* every class weighs 1 */
+  SMR_CLASS_WEIGHT_BALANCED,  /* class c weighs n_t / (K_present * n_c) over the
+                                 n_t training rows, K_present the number of
+                                 classes that occur (scikit-learn's "balanced") */
+  SMR_CLASS_WEIGHT_GIVEN      /* class_weights[c] */
+} smr_class_weight;
+
 /* Called after every epoch with the epoch number (0-based), the training
    objective of that epoch and the validation loss (NaN without a validation
    split). Returning false stops training (report->stopped_early = true). */
@@ -271,6 +296,33 @@ typedef struct smr_fit_options {
 
   smr_epoch_callback callback; /* may be NULL */
   void *callback_user;
+
+  /* the solver; default SMR_SOLVER_GD (the model's learning rate is the
+     step of gd, sgd and adam; lbfgs does not use it). lbfgs needs the full
+     batch (batch_size 0 or >= the training rows; SMR_EINVAL otherwise). */
+  smr_solver solver;
+  double momentum;       /* sgd: in [0, 1); default 0.9 */
+  bool   nesterov;       /* sgd: Nesterov momentum; default false */
+  double beta1, beta2;   /* adam: each in [0, 1); defaults 0.9, 0.999 */
+  double adam_eps;       /* adam: > 0; default 1e-8 */
+  size_t lbfgs_history;  /* lbfgs: correction pairs kept, >= 1; default 10 */
+  double tol;            /* lbfgs: stop when max_j |gradient_j| <= tol (the
+                            gradient of the objective above); >= 0;
+                            default 1e-6 */
+
+  /* weights (see smr_solver for the objective): sample_weight has one entry
+     per row given to fit, each finite and >= 0 (NULL: all 1); class_weights
+     has k entries, finite and >= 0, used with SMR_CLASS_WEIGHT_GIVEN. The
+     training rows' weights must not sum to 0. The validation loss stays the
+     unweighted mean CE. */
+  const double *sample_weight;
+  smr_class_weight class_weight; /* default SMR_CLASS_WEIGHT_NONE */
+  const double *class_weights;
+
+  /* The logits workspace holds at most this many bytes (at least one row):
+     larger batches are processed in row blocks with the same result up to
+     the order of additions. Default 64 MiB; 0 is SMR_EINVAL. */
+  size_t workspace_bytes;
 } smr_fit_options;
 
 SMR_API smr_fit_options smr_fit_options_default(void);
@@ -282,6 +334,11 @@ typedef struct smr_fit_report {
      the mini-batch objectives over the epoch. */
   const double *loss_history; size_t history_len;  /* owned by the model, valid until the next fit or free */
   double final_val_loss;  /* NaN without a validation split */
+  /* max_j |gradient_j| of the full-batch objective at the parameters fit
+     returns, and whether it is <= opt->tol (lbfgs reports converged when it
+     stopped for that reason; the other solvers when it holds at the end). */
+  double grad_norm; bool converged;
+  size_t evaluations; /* objective + gradient evaluations (batches for gd, sgd, adam) */
 } smr_fit_report;
 
 /* ------------------------------------------------------------------------ */

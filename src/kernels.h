@@ -59,6 +59,15 @@
   void (*colsum)(const T *G, T *db, size_t n, size_t k, bool accumulate);     \
   /* y += a * x over len elements (the optimizer's update loop). */           \
   void (*axpy)(size_t len, T a, const T *x, T *y);                             \
+  /* Momentum step over len parameters p with gradient g and velocity v:      \
+     v = mu v + g; p -= lr (nesterov ? g + mu v : v); in double, rounded. */  \
+  void (*momentum_step)(size_t len, double lr, double mu, bool nesterov,       \
+                        const T *g, T *v, T *p);                               \
+  /* Adam step t (bias corrections bc1 = 1 - b1^t, sbc2 = sqrt(1 - b2^t)):    \
+     m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;                               \
+     p -= (lr / bc1) m / (sqrt(v) / sbc2 + eps); in double, rounded. */       \
+  void (*adam_step)(size_t len, double lr, double b1, double b2, double eps,  \
+                    double bc1, double sbc2, const T *g, T *m, T *v, T *p);   \
   /* sum of squares in double. */                                              \
   double (*sumsq)(const T *x, size_t len);                                     \
   /* true when every element is finite. */                                     \

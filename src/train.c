@@ -38,17 +38,57 @@ smr_fit_options smr_fit_options_default(void) {
   o.standardize = false;
   o.callback = NULL;
   o.callback_user = NULL;
+  o.solver = SMR_SOLVER_GD;
+  o.momentum = 0.9;
+  o.nesterov = false;
+  o.beta1 = 0.9;
+  o.beta2 = 0.999;
+  o.adam_eps = 1e-8;
+  o.lbfgs_history = 10;
+  o.tol = 1e-6;
+  o.sample_weight = NULL;
+  o.class_weight = SMR_CLASS_WEIGHT_NONE;
+  o.class_weights = NULL;
+  o.workspace_bytes = (size_t)64 << 20;
   return o;
 }
 
 /* Every double must be finite; the range rules of smr.h apply to the
    fields of the features in use (the schedule selected, early stopping),
    so a default-initialized field of an unused feature never matters. */
-static bool options_valid(const smr_fit_options *o, double base_lr) {
+static bool weights_ok(const double *w, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (!(isfinite(w[i]) && w[i] >= 0.0)) return false;
+  return true;
+}
+
+static bool solver_valid(const smr_fit_options *o) {
+  switch (o->solver) {
+  case SMR_SOLVER_GD: return true;
+  case SMR_SOLVER_SGD: return isfinite(o->momentum) && o->momentum >= 0.0 && o->momentum < 1.0;
+  case SMR_SOLVER_ADAM:
+    return isfinite(o->beta1) && isfinite(o->beta2) && isfinite(o->adam_eps) && o->beta1 >= 0.0 &&
+           o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0;
+  case SMR_SOLVER_LBFGS: return o->lbfgs_history >= 1 && isfinite(o->tol) && o->tol >= 0.0;
+  }
+  return false; /* a value outside the enum */
+}
+
+static bool options_valid(const smr_fit_options *o, double base_lr, size_t n, size_t k) {
   if (!isfinite(o->l2) || !isfinite(o->gamma) || !isfinite(o->decay) || !isfinite(o->lr_min) ||
-      !isfinite(o->min_delta) || !isfinite(o->validation_fraction))
+      !isfinite(o->min_delta) || !isfinite(o->validation_fraction) || !isfinite(o->tol))
     return false;
-  if (o->epochs == 0 || o->l2 < 0.0) return false;
+  if (o->epochs == 0 || o->l2 < 0.0 || o->tol < 0.0 || o->workspace_bytes == 0) return false;
+  if (!solver_valid(o)) return false;
+  if (o->sample_weight != NULL && !weights_ok(o->sample_weight, n)) return false;
+  switch (o->class_weight) {
+  case SMR_CLASS_WEIGHT_NONE:
+  case SMR_CLASS_WEIGHT_BALANCED: break;
+  case SMR_CLASS_WEIGHT_GIVEN:
+    if (o->class_weights == NULL || !weights_ok(o->class_weights, k)) return false;
+    break;
+  default: return false;
+  }
   if (o->validation_fraction < 0.0 || o->validation_fraction >= 1.0) return false;
   if (o->min_delta < 0.0) return false;
   if (o->early_stopping && o->patience == 0) return false;
@@ -128,6 +168,9 @@ static void report_empty(smr_fit_report *r) {
   r->loss_history = NULL;
   r->history_len = 0;
   r->final_val_loss = NAN;
+  r->grad_norm = NAN;
+  r->converged = false;
+  r->evaluations = 0;
 }
 
 #define T float

@@ -12,12 +12,16 @@
 typedef struct {
   const KTABLE *kt;
   smr_model *m;
+  const smr_fit_options *o;
   size_t d, k, dk;
   double l2;
   T *Z;         /* zrows x k: logits, then gradients in place */
-  size_t zrows; /* the batch size */
-  T *dW, *db;   /* d x k, k */
+  size_t zrows; /* rows per block: the workspace cap, at most the batch */
+  T *dW, *db;   /* d x k, k: the gradient of the last evaluation */
   smr_param_snapshot bak; /* the parameters before the current step */
+  T *sW, *sb, *tW, *tb;   /* sgd: velocity (sW, sb); adam: m (tW, tb), v (sW, sb) */
+  size_t adam_t;          /* adam: steps taken */
+  size_t evals;           /* objective + gradient evaluations */
 } FN(fit_ctx);
 
 static size_t FN(fit_min)(size_t a, size_t b) { return a < b ? a : b; }
@@ -27,43 +31,340 @@ static double FN(l2_term)(const FN(fit_ctx) *c) {
   return c->l2 > 0.0 ? 0.5 * c->l2 * c->kt->sumsq(c->m->W, c->dk) : 0.0;
 }
 
-/* sum_i CE_i of the current parameters on n rows, in blocks of zrows. */
-static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, size_t n) {
+/* sum_i w_i CE_i of the current parameters on n rows (w NULL: all 1), in
+   blocks of zrows. */
+static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
+                         size_t n) {
   double s = 0.0;
   for (size_t r = 0; r < n; r += c->zrows) {
     size_t rows = FN(fit_min)(c->zrows, n - r);
     c->kt->linear_forward(X + r * c->d, c->m->W, c->m->b, c->Z, rows, c->d, c->k);
-    s += c->kt->ce_logits(c->Z, y + r, NULL, rows, c->k, (T)1, NULL);
+    s += c->kt->ce_logits(c->Z, y + r, w != NULL ? w + r : NULL, rows, c->k, (T)1, NULL);
   }
   return s;
 }
 
-/* One gradient step on nb rows. *obj = the batch objective at the
-   parameters the step started from. SMR_ENONFINITE when that objective or
-   the updated parameters are not finite; the parameters are then those
-   before the step. */
-static smr_status FN(fit_step)(FN(fit_ctx) *c, const T *X, const int32_t *y, size_t nb, double lr,
-                               double *obj) {
+/* The objective on nb rows at the current parameters, and its gradient
+   into dW, db. The fused pipeline, one row block of the workspace at a
+   time: Z = X W + b (GEMM), Z <- G = w (softmax(Z) - Y) / nb in place (the
+   CE sum on the way), dW (+)= X^T G (GEMM), db (+)= column sums of G; then
+   dW += l2 W. No other n x k buffer, no other pass over Z. */
+static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
+                                 size_t nb) {
   const KTABLE *kt = c->kt;
+  const T *W = c->m->W, *b = c->m->b;
+  const T scale = (T)(1.0 / (double)nb);
+  double ce = 0.0;
+  for (size_t r = 0; r < nb; r += c->zrows) {
+    const size_t rows = FN(fit_min)(c->zrows, nb - r);
+    const T *xr = X + r * c->d;
+    kt->linear_forward(xr, W, b, c->Z, rows, c->d, c->k);
+    ce += kt->ce_logits(c->Z, y + r, w != NULL ? w + r : NULL, rows, c->k, scale, c->Z);
+    kt->xt_g(xr, c->Z, c->dW, rows, c->d, c->k, r > 0);
+    kt->colsum(c->Z, c->db, rows, c->k, r > 0);
+  }
+  if (c->l2 > 0.0) kt->axpy(c->dk, (T)c->l2, W, c->dW);
+  c->evals++;
+  return ce / (double)nb + FN(l2_term)(c);
+}
+
+/* max_j |gradient_j| of the last evaluation */
+static double FN(grad_inf)(const FN(fit_ctx) *c) {
+  double g = 0.0;
+  for (size_t i = 0; i < c->dk; i++) g = fmax(g, fabs((double)c->dW[i]));
+  for (size_t j = 0; j < c->k; j++) g = fmax(g, fabs((double)c->db[j]));
+  return g;
+}
+
+/* One step of gd, sgd or adam on nb rows. *obj = the batch objective at
+   the parameters the step started from. SMR_ENONFINITE when that objective
+   or the updated parameters are not finite; the parameters are then those
+   before the step. */
+static smr_status FN(fit_step)(FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
+                               size_t nb, double lr, double *obj) {
+  const KTABLE *kt = c->kt;
+  const smr_fit_options *o = c->o;
   T *W = c->m->W, *b = c->m->b;
-  kt->linear_forward(X, W, b, c->Z, nb, c->d, c->k);
-  /* Fused: the CE sum and, in place, G = (softmax(Z) - Y) / nb. */
-  double ce = kt->ce_logits(c->Z, y, NULL, nb, c->k, (T)(1.0 / (double)nb), c->Z);
-  *obj = ce / (double)nb + FN(l2_term)(c);
+  *obj = FN(objective_grad)(c, X, y, w, nb);
   if (!isfinite(*obj)) return SMR_ENONFINITE;
 
-  kt->xt_g(X, c->Z, c->dW, nb, c->d, c->k, false);
-  kt->colsum(c->Z, c->db, nb, c->k, false);
-  if (c->l2 > 0.0) kt->axpy(c->dk, (T)c->l2, W, c->dW);
-
   smr_snapshot_take(c->m, &c->bak);
-  kt->axpy(c->dk, (T)-lr, c->dW, W);
-  kt->axpy(c->k, (T)-lr, c->db, b);
+  switch (o->solver) {
+  case SMR_SOLVER_SGD:
+    kt->momentum_step(c->dk, lr, o->momentum, o->nesterov, c->dW, c->sW, W);
+    kt->momentum_step(c->k, lr, o->momentum, o->nesterov, c->db, c->sb, b);
+    break;
+  case SMR_SOLVER_ADAM: {
+    c->adam_t++;
+    const double bc1 = 1.0 - pow(o->beta1, (double)c->adam_t);
+    const double sbc2 = sqrt(1.0 - pow(o->beta2, (double)c->adam_t));
+    kt->adam_step(c->dk, lr, o->beta1, o->beta2, o->adam_eps, bc1, sbc2, c->dW, c->tW, c->sW, W);
+    kt->adam_step(c->k, lr, o->beta1, o->beta2, o->adam_eps, bc1, sbc2, c->db, c->tb, c->sb, b);
+    break;
+  }
+  default: /* SMR_SOLVER_GD */
+    kt->axpy(c->dk, (T)-lr, c->dW, W);
+    kt->axpy(c->k, (T)-lr, c->db, b);
+    break;
+  }
   if (!kt->all_finite(W, c->dk) || !kt->all_finite(b, c->k)) {
     smr_snapshot_restore(c->m, &c->bak);
     return SMR_ENONFINITE;
   }
   return SMR_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* L-BFGS                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The state of L-BFGS over the P = d k + k parameters (W then b), kept in
+   double. x always equals the model's parameters exactly (a trial point is
+   rounded to T and read back), so s = x_new - x is the step really taken. */
+typedef struct {
+  size_t P, mem, count, head; /* pairs stored (at most mem), next slot */
+  double *x, *g, *dir;        /* current point, its gradient, the search direction */
+  double *xt, *gt;            /* the last trial point and its gradient */
+  double *xb, *gb;            /* the best Armijo point of the line search */
+  double *S, *Y, *rho, *alpha;
+  double f;                   /* objective at x */
+} FN(lbfgs);
+
+static bool FN(lbfgs_alloc)(FN(lbfgs) *L, size_t P, size_t mem) {
+  memset(L, 0, sizeof *L);
+  L->P = P;
+  L->mem = mem;
+  size_t pm;
+  if (!smr_mul_ok(P, mem, &pm)) return false;
+  L->x = smr_malloc_n(P, sizeof(double));
+  L->g = smr_malloc_n(P, sizeof(double));
+  L->dir = smr_malloc_n(P, sizeof(double));
+  L->xt = smr_malloc_n(P, sizeof(double));
+  L->gt = smr_malloc_n(P, sizeof(double));
+  L->xb = smr_malloc_n(P, sizeof(double));
+  L->gb = smr_malloc_n(P, sizeof(double));
+  L->S = smr_malloc_n(pm, sizeof(double));
+  L->Y = smr_malloc_n(pm, sizeof(double));
+  L->rho = smr_malloc_n(mem, sizeof(double));
+  L->alpha = smr_malloc_n(mem, sizeof(double));
+  return L->x && L->g && L->dir && L->xt && L->gt && L->xb && L->gb && L->S && L->Y && L->rho &&
+         L->alpha;
+}
+
+static void FN(lbfgs_free)(FN(lbfgs) *L) {
+  free(L->x);
+  free(L->g);
+  free(L->dir);
+  free(L->xt);
+  free(L->gt);
+  free(L->xb);
+  free(L->gb);
+  free(L->S);
+  free(L->Y);
+  free(L->rho);
+  free(L->alpha);
+}
+
+static double FN(dot)(const double *a, const double *b, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+static void FN(read_params)(const FN(fit_ctx) *c, double *x) {
+  const T *W = c->m->W, *b = c->m->b;
+  for (size_t i = 0; i < c->dk; i++) x[i] = (double)W[i];
+  for (size_t j = 0; j < c->k; j++) x[c->dk + j] = (double)b[j];
+}
+
+static void FN(read_grad)(const FN(fit_ctx) *c, double *g) {
+  for (size_t i = 0; i < c->dk; i++) g[i] = (double)c->dW[i];
+  for (size_t j = 0; j < c->k; j++) g[c->dk + j] = (double)c->db[j];
+}
+
+/* The model's parameters = x (rounded to T). */
+static void FN(write_params)(FN(fit_ctx) *c, const double *x) {
+  T *W = c->m->W, *b = c->m->b;
+  for (size_t i = 0; i < c->dk; i++) W[i] = (T)x[i];
+  for (size_t j = 0; j < c->k; j++) b[j] = (T)x[c->dk + j];
+}
+
+/* Evaluates at x + a dir: the model takes that point (rounded), xt the
+   point read back, gt its gradient; returns the objective (+inf when not
+   finite) and *dphi = gt . dir. */
+static double FN(ls_eval)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_t *y,
+                          const T *w, size_t n, double a, double *dphi) {
+  for (size_t i = 0; i < L->P; i++) L->xt[i] = L->x[i] + a * L->dir[i];
+  FN(write_params)(c, L->xt);
+  FN(read_params)(c, L->xt);
+  const double f = FN(objective_grad)(c, X, y, w, n);
+  FN(read_grad)(c, L->gt);
+  if (!isfinite(f)) {
+    *dphi = NAN;
+    return INFINITY;
+  }
+  *dphi = FN(dot)(L->gt, L->dir, L->P);
+  return f;
+}
+
+/* A minimizer of the cubic through (a, fa, da) and (b, fb, db), kept at
+   least a tenth of the interval away from its ends; the midpoint when the
+   cubic gives nothing usable (an infinite value, a complex root). */
+static double FN(cubic_step)(double a, double fa, double da, double b, double fb, double db) {
+  const double lo = fmin(a, b), hi = fmax(a, b), wd = hi - lo;
+  double t = NAN;
+  if (isfinite(fa) && isfinite(fb) && isfinite(da) && isfinite(db)) {
+    const double d1 = da + db - 3.0 * (fa - fb) / (a - b);
+    const double disc = d1 * d1 - da * db;
+    if (disc >= 0.0) {
+      const double d2 = copysign(sqrt(disc), b - a);
+      t = b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2);
+    }
+  }
+  if (!(t >= lo + 0.1 * wd && t <= hi - 0.1 * wd)) t = 0.5 * (a + b);
+  return t;
+}
+
+/* Line search for a step a along dir satisfying the strong Wolfe
+   conditions f(a) <= f0 + c1 a dphi0 and |dphi(a)| <= c2 |dphi0| (c1 =
+   1e-4, c2 = 0.9; Nocedal & Wright, Algorithms 3.5 and 3.6, with cubic
+   interpolation). Returns true with the accepted point in xt, gt and its
+   objective in *ft; when the search runs out of evaluations (LS_MAX) or
+   the bracket collapses, the best point seen that decreased f is accepted;
+   false when there is none (the model then holds x again). */
+#define LS_MAX 25
+static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_t *y,
+                            const T *w, size_t n, double a, double dphi0, double *ft) {
+  const double c1 = 1e-4, c2 = 0.9, f0 = L->f;
+  double a_prev = 0.0, f_prev = f0, d_prev = dphi0;
+  double a_lo = 0.0, f_lo = f0, d_lo = dphi0, a_hi = 0.0, f_hi = f0, d_hi = dphi0;
+  double f_best = f0;
+  bool bracket = false, have_best = false;
+  for (int it = 0; it < LS_MAX; it++) {
+    double da;
+    const double fa = FN(ls_eval)(c, L, X, y, w, n, a, &da);
+    bool keep = false; /* the point at a becomes the low end (and the best) */
+    if (!bracket) {
+      if (fa > f0 + c1 * a * dphi0 || (it > 0 && fa >= f_prev)) {
+        bracket = true;
+        a_lo = a_prev, f_lo = f_prev, d_lo = d_prev;
+        a_hi = a, f_hi = fa, d_hi = da;
+      } else if (fabs(da) <= -c2 * dphi0) {
+        *ft = fa;
+        return true;
+      } else if (da >= 0.0) {
+        bracket = true;
+        a_hi = a_prev, f_hi = f_prev, d_hi = d_prev;
+        a_lo = a, f_lo = fa, d_lo = da;
+        keep = true;
+      } else {
+        keep = true; /* still descending: a longer step */
+        a_prev = a, f_prev = fa, d_prev = da;
+      }
+    } else {
+      if (fa > f0 + c1 * a * dphi0 || fa >= f_lo) {
+        a_hi = a, f_hi = fa, d_hi = da;
+      } else {
+        if (fabs(da) <= -c2 * dphi0) {
+          *ft = fa;
+          return true;
+        }
+        if (da * (a_hi - a_lo) >= 0.0) a_hi = a_lo, f_hi = f_lo, d_hi = d_lo;
+        a_lo = a, f_lo = fa, d_lo = da;
+        keep = true;
+      }
+    }
+    if (keep) {
+      memcpy(L->xb, L->xt, L->P * sizeof(double));
+      memcpy(L->gb, L->gt, L->P * sizeof(double));
+      f_best = fa;
+      have_best = true;
+    }
+    if (!bracket) {
+      a *= 2.0;
+      continue;
+    }
+    if (fabs(a_hi - a_lo) <= 1e-14 * fmax(a_hi, a_lo)) break;
+    a = FN(cubic_step)(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi);
+  }
+  if (have_best && f_best < f0) {
+    memcpy(L->xt, L->xb, L->P * sizeof(double));
+    memcpy(L->gt, L->gb, L->P * sizeof(double));
+    FN(write_params)(c, L->xt);
+    *ft = f_best;
+    return true;
+  }
+  FN(write_params)(c, L->x);
+  return false;
+}
+
+/* dir = -H g by the two-loop recursion over the stored pairs (H0 =
+   gamma I, gamma = s'y / y'y of the newest pair). */
+static void FN(lbfgs_direction)(FN(lbfgs) *L) {
+  const size_t P = L->P;
+  double *q = L->dir;
+  for (size_t i = 0; i < P; i++) q[i] = L->g[i];
+  for (size_t t = 0; t < L->count; t++) {
+    const size_t s = (L->head + L->mem - 1 - t) % L->mem; /* newest first */
+    L->alpha[s] = L->rho[s] * FN(dot)(L->S + s * P, q, P);
+    const double *ys = L->Y + s * P;
+    for (size_t i = 0; i < P; i++) q[i] -= L->alpha[s] * ys[i];
+  }
+  if (L->count > 0) {
+    const size_t s = (L->head + L->mem - 1) % L->mem;
+    const double *yy = L->Y + s * P;
+    const double gamma = 1.0 / (L->rho[s] * FN(dot)(yy, yy, P));
+    for (size_t i = 0; i < P; i++) q[i] *= gamma;
+  }
+  for (size_t t = L->count; t-- > 0;) {
+    const size_t s = (L->head + L->mem - 1 - t) % L->mem; /* oldest first */
+    const double beta = L->rho[s] * FN(dot)(L->Y + s * P, q, P);
+    const double *ss = L->S + s * P;
+    for (size_t i = 0; i < P; i++) q[i] += ss[i] * (L->alpha[s] - beta);
+  }
+  for (size_t i = 0; i < P; i++) q[i] = -q[i];
+}
+
+/* One L-BFGS iteration from x (objective L->f, gradient L->g): direction,
+   line search, then the new pair. False when the line search found no
+   decrease (the parameters are left at x): the objective cannot be
+   lowered along the direction at the precision of T. */
+static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_t *y,
+                           const T *w, size_t n) {
+  const size_t P = L->P;
+  FN(lbfgs_direction)(L);
+  double dphi0 = FN(dot)(L->g, L->dir, P);
+  if (!(dphi0 < 0.0)) { /* not a descent direction: forget the pairs */
+    L->count = 0;
+    for (size_t i = 0; i < P; i++) L->dir[i] = -L->g[i];
+    dphi0 = -FN(dot)(L->g, L->g, P);
+  }
+  /* the first step has length 1 (at most a unit step along -g); later the
+     quasi-Newton step a = 1 */
+  const double a0 = L->count == 0 ? fmin(1.0, 1.0 / sqrt(-dphi0)) : 1.0;
+  double ft;
+  if (!FN(line_search)(c, L, X, y, w, n, a0, dphi0, &ft)) return false;
+  double *s = L->S + L->head * P, *yv = L->Y + L->head * P;
+  for (size_t i = 0; i < P; i++) {
+    s[i] = L->xt[i] - L->x[i];
+    yv[i] = L->gt[i] - L->g[i];
+  }
+  const double sy = FN(dot)(s, yv, P);
+  if (sy > 1e-12 * FN(dot)(yv, yv, P)) { /* keep H positive definite */
+    L->rho[L->head] = 1.0 / sy;
+    L->head = (L->head + 1) % L->mem;
+    if (L->count < L->mem) L->count++;
+  }
+  memcpy(L->x, L->xt, P * sizeof(double));
+  memcpy(L->g, L->gt, P * sizeof(double));
+  L->f = ft;
+  return true;
+}
+
+static double FN(inf_norm)(const double *g, size_t n) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(g[i]));
+  return m;
 }
 
 /* Population mean and standard deviation per feature of the nt training
@@ -96,13 +397,42 @@ static void FN(split_rows)(const T *X, const int32_t *y, size_t n, size_t d,
   }
 }
 
-/* Copies rows perm[0..rows) of (X, y) into the batch buffers. */
-static void FN(gather_rows)(const T *X, const int32_t *y, size_t d, const size_t *perm,
-                            size_t rows, T *Xb, int32_t *yb) {
+/* Copies rows perm[0..rows) of (X, y, w) into the batch buffers (w and wb
+   NULL without weights). */
+static void FN(gather_rows)(const T *X, const int32_t *y, const T *w, size_t d,
+                            const size_t *perm, size_t rows, T *Xb, int32_t *yb, T *wb) {
   for (size_t i = 0; i < rows; i++) {
     memcpy(Xb + i * d, X + perm[i] * d, d * sizeof(T));
     yb[i] = y[perm[i]];
+    if (w != NULL) wb[i] = w[perm[i]];
   }
+}
+
+/* The weight of each training row (nt rows, labels yt): the sample weight
+   (sw: of the rows given to fit, mask marking the held-out ones, or NULL)
+   times the class weight of its label. False when the weights sum to 0. */
+static bool FN(row_weights)(const smr_fit_options *o, const double *sw, const unsigned char *mask,
+                            size_t n, const int32_t *yt, size_t nt, size_t k, size_t *count,
+                            T *wt) {
+  size_t it = 0;
+  for (size_t i = 0; i < n; i++)
+    if (mask == NULL || !mask[i]) wt[it++] = (T)(sw != NULL ? sw[i] : 1.0);
+  if (o->class_weight != SMR_CLASS_WEIGHT_NONE) {
+    for (size_t j = 0; j < k; j++) count[j] = 0;
+    for (size_t i = 0; i < nt; i++) count[yt[i]]++;
+    size_t present = 0;
+    for (size_t j = 0; j < k; j++) present += count[j] > 0;
+    for (size_t i = 0; i < nt; i++) {
+      const size_t c = (size_t)yt[i];
+      const double cw = o->class_weight == SMR_CLASS_WEIGHT_GIVEN
+                            ? o->class_weights[c]
+                            : (double)nt / ((double)present * (double)count[c]);
+      wt[i] = (T)((double)wt[i] * cw);
+    }
+  }
+  double sum = 0.0;
+  for (size_t i = 0; i < nt; i++) sum += (double)wt[i];
+  return sum > 0.0;
 }
 
 smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n,
@@ -110,7 +440,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   report_empty(report);
   if (m == NULL || m->dtype != DT || n == 0 || X == NULL || labels == NULL) return SMR_EINVAL;
   const smr_fit_options o = opt != NULL ? *opt : smr_fit_options_default();
-  if (!options_valid(&o, m->learning_rate)) return SMR_EINVAL;
+  if (!options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
   const size_t d = m->d, k = m->k, dk = d * k;
   size_t nd, nk;
   if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk)) return SMR_EOVERFLOW;
@@ -125,17 +455,34 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
 
   const size_t nt = n - nv;
   const size_t bs = (o.batch_size == 0 || o.batch_size >= nt) ? nt : o.batch_size;
+  const bool lbfgs = o.solver == SMR_SOLVER_LBFGS;
+  if (lbfgs && bs < nt) return SMR_EINVAL; /* L-BFGS is full batch */
   const bool gather = bs < nt && o.shuffle;
   const bool copy_train = nv > 0 || o.standardize || m->mean != NULL;
+  const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
+  /* rows per block of the logits workspace: the cap, at least one row */
+  const size_t cap_rows = o.workspace_bytes / (k * sizeof(T));
+  const size_t zrows = FN(fit_min)(bs, cap_rows > 0 ? cap_rows : 1);
 
   smr_status st = SMR_ENOMEM;
-  T *Xt_own = NULL, *Xv = NULL, *Xb = NULL;
+  T *Xt_own = NULL, *Xv = NULL, *Xb = NULL, *wt = NULL, *wb = NULL;
   int32_t *yt_own = NULL, *yv = NULL, *yb = NULL;
-  size_t *perm = NULL;
+  size_t *perm = NULL, *count = NULL;
   unsigned char *mask = NULL;
   double *mean = NULL, *scale = NULL, *hist = NULL;
   size_t hcap = 0;
-  FN(fit_ctx) c = {kt, m, d, k, dk, o.l2, NULL, bs, NULL, NULL, {NULL, NULL}};
+  FN(fit_ctx) c;
+  memset(&c, 0, sizeof c);
+  c.kt = kt;
+  c.m = m;
+  c.o = &o;
+  c.d = d;
+  c.k = k;
+  c.dk = dk;
+  c.l2 = o.l2;
+  c.zrows = zrows;
+  FN(lbfgs) L;
+  memset(&L, 0, sizeof L);
   smr_param_snapshot ep = {NULL, NULL}, best = {NULL, NULL};
 
   /* ---- every allocation of the fit, before anything changes ---- */
@@ -152,16 +499,34 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     mask = smr_malloc_n(n, 1);
     if (Xv == NULL || yv == NULL || yt_own == NULL || mask == NULL) goto out;
   }
+  if (weighted) {
+    wt = smr_malloc_n(nt, sizeof(T));
+    count = smr_malloc_n(k, sizeof *count);
+    if (wt == NULL || count == NULL) goto out;
+  }
   if (gather) {
     Xb = smr_malloc_n(bs * d, sizeof(T));
     yb = smr_malloc_n(bs, sizeof *yb);
     if (Xb == NULL || yb == NULL) goto out;
+    if (weighted && (wb = smr_malloc_n(bs, sizeof(T))) == NULL) goto out;
   }
   if ((nv > 0 || gather) && (perm = smr_malloc_n(n, sizeof *perm)) == NULL) goto out;
-  c.Z = smr_malloc_n(bs * k, sizeof(T));
+  c.Z = smr_malloc_n(zrows * k, sizeof(T));
   c.dW = smr_malloc_n(dk, sizeof(T));
   c.db = smr_malloc_n(k, sizeof(T));
   if (c.Z == NULL || c.dW == NULL || c.db == NULL) goto out;
+  if (o.solver == SMR_SOLVER_SGD || o.solver == SMR_SOLVER_ADAM) {
+    /* optimizer state starts at 0 (calloc: all-bits-zero is 0.0) */
+    c.sW = calloc(dk, sizeof(T));
+    c.sb = calloc(k, sizeof(T));
+    if (c.sW == NULL || c.sb == NULL) goto out;
+    if (o.solver == SMR_SOLVER_ADAM) {
+      c.tW = calloc(dk, sizeof(T));
+      c.tb = calloc(k, sizeof(T));
+      if (c.tW == NULL || c.tb == NULL) goto out;
+    }
+  }
+  if (lbfgs && !FN(lbfgs_alloc)(&L, dk + k, o.lbfgs_history)) goto out;
   if (smr_snapshot_alloc(m, &c.bak) != SMR_OK) goto out;
   if (o.early_stopping &&
       (smr_snapshot_alloc(m, &ep) != SMR_OK || smr_snapshot_alloc(m, &best) != SMR_OK))
@@ -179,6 +544,10 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     /* raw training rows first: the statistics come from them only */
     FN(split_rows)(X, labels, n, d, mask, Xt_own, yt_own, Xv, yv);
     yt = yt_own;
+  }
+  if (weighted && !FN(row_weights)(&o, o.sample_weight, mask, n, yt, nt, k, count, wt)) {
+    st = SMR_EINVAL; /* the training rows weigh nothing */
+    goto out;
   }
   if (o.standardize) {
     if (!FN(feature_stats)(kt, nv > 0 ? Xt_own : X, nt, d, mean, scale)) {
@@ -200,40 +569,59 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
 
   /* ---- epochs ---- */
   size_t epochs_run = 0, steps_done = 0, wait = 0;
-  bool stopped = false, have_best = false;
+  bool stopped = false, have_best = false, converged = false;
   double best_v = INFINITY;
   const size_t every = o.epochs / 10 > 0 ? o.epochs / 10 : 1;
   st = SMR_OK;
-  for (size_t e = 0; e < o.epochs; e++) {
+  if (lbfgs) {
+    FN(read_params)(&c, L.x);
+    L.f = FN(objective_grad)(&c, Xt, yt, wt, nt);
+    FN(read_grad)(&c, L.g);
+    if (!isfinite(L.f)) st = SMR_ENONFINITE;
+  }
+  for (size_t e = 0; e < o.epochs && st == SMR_OK; e++) {
     if (!history_reserve(&hist, &hcap, e + 1)) {
       st = SMR_ENOMEM;
+      break;
+    }
+    if (lbfgs && FN(inf_norm)(L.g, L.P) <= o.tol) {
+      converged = true; /* at the parameters this epoch would start from */
       break;
     }
     const double lr = schedule_rate(&o, m->learning_rate, e);
     /* The monitored losses belong to the parameters the epoch starts from. */
     if (o.early_stopping) smr_snapshot_take(m, &ep);
-    const double vloss = nv > 0 ? FN(ce_sum)(&c, Xv, yv, nv) / (double)nv : (double)NAN;
-    if (gather) shuffle_rows(&rng, perm, nt);
-    double obj_sum = 0.0;
-    size_t batches = 0;
-    for (size_t r = 0; r < nt; r += bs) {
-      size_t rows = FN(fit_min)(bs, nt - r);
-      const T *xb = Xt + r * d;
-      const int32_t *ybp = yt + r;
-      if (gather) {
-        FN(gather_rows)(Xt, yt, d, perm + r, rows, Xb, yb);
-        xb = Xb;
-        ybp = yb;
-      }
-      double obj;
-      st = FN(fit_step)(&c, xb, ybp, rows, lr, &obj);
-      if (st != SMR_OK) break;
+    const double vloss = nv > 0 ? FN(ce_sum)(&c, Xv, yv, NULL, nv) / (double)nv : (double)NAN;
+    double train_loss;
+    bool stalled = false;
+    if (lbfgs) {
+      train_loss = L.f;
+      stalled = !FN(lbfgs_iter)(&c, &L, Xt, yt, wt, nt);
       steps_done++;
-      batches++;
-      obj_sum += obj;
+    } else {
+      if (gather) shuffle_rows(&rng, perm, nt);
+      double obj_sum = 0.0;
+      size_t batches = 0;
+      for (size_t r = 0; r < nt; r += bs) {
+        size_t rows = FN(fit_min)(bs, nt - r);
+        const T *xb = Xt + r * d, *wbp = wt != NULL ? wt + r : NULL;
+        const int32_t *ybp = yt + r;
+        if (gather) {
+          FN(gather_rows)(Xt, yt, wt, d, perm + r, rows, Xb, yb, wb);
+          xb = Xb;
+          ybp = yb;
+          wbp = wb;
+        }
+        double obj;
+        st = FN(fit_step)(&c, xb, ybp, wbp, rows, lr, &obj);
+        if (st != SMR_OK) break;
+        steps_done++;
+        batches++;
+        obj_sum += obj;
+      }
+      if (st != SMR_OK) break;
+      train_loss = obj_sum / (double)batches;
     }
-    if (st != SMR_OK) break;
-    const double train_loss = obj_sum / (double)batches;
     hist[e] = train_loss;
     epochs_run = e + 1;
     if (o.verbose && (e % every == 0 || e + 1 == o.epochs)) {
@@ -271,13 +659,20 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
                 plateau ? " (no improvement; best parameters restored)" : "");
       break;
     }
+    if (stalled) {
+      /* L-BFGS: no decrease along the direction at the precision of T */
+      if (o.verbose)
+        fprintf(stderr, "smr fit: L-BFGS stopped after iteration %zu: the line search found no "
+                        "decrease (precision limit)\n", e + 1);
+      break;
+    }
   }
   if (st == SMR_ENONFINITE && o.verbose)
     fprintf(stderr, "smr fit: diverged in epoch %zu (non-finite loss or parameters)\n",
             epochs_run + 1);
 
   /* ---- publish: standardization (once a step used it), history, report ---- */
-  if (o.standardize && steps_done > 0) {
+  if (o.standardize && (steps_done > 0 || (lbfgs && st == SMR_OK))) {
     smr_model_adopt_standardization(m, mean, scale);
     mean = scale = NULL;
   }
@@ -289,17 +684,25 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   hist = NULL;
   if (report != NULL) {
     report->epochs_run = epochs_run;
-    report->final_loss = FN(ce_sum)(&c, Xt, yt, nt) / (double)nt + FN(l2_term)(&c);
+    /* the full-batch objective and gradient where fit leaves the model */
+    report->final_loss = FN(objective_grad)(&c, Xt, yt, wt, nt);
+    report->grad_norm = FN(grad_inf)(&c);
+    report->converged = lbfgs ? converged : report->grad_norm <= o.tol;
+    report->evaluations = c.evals - 1; /* not counting the report's own */
     report->stopped_early = stopped;
     report->loss_history = m->history;
     report->history_len = epochs_run;
-    report->final_val_loss = nv > 0 ? FN(ce_sum)(&c, Xv, yv, nv) / (double)nv : (double)NAN;
+    report->final_val_loss =
+        nv > 0 ? FN(ce_sum)(&c, Xv, yv, NULL, nv) / (double)nv : (double)NAN;
   }
 
 out:
   free(Xt_own);
   free(Xv);
   free(Xb);
+  free(wt);
+  free(wb);
+  free(count);
   free(yt_own);
   free(yv);
   free(yb);
@@ -311,6 +714,11 @@ out:
   free(c.Z);
   free(c.dW);
   free(c.db);
+  free(c.sW);
+  free(c.sb);
+  free(c.tW);
+  free(c.tb);
+  FN(lbfgs_free)(&L);
   smr_snapshot_free(&c.bak);
   smr_snapshot_free(&ep);
   smr_snapshot_free(&best);

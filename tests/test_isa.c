@@ -2535,6 +2535,7 @@ END_TEST
     ENTRY_NN(tbl, ce_logits); ENTRY_NN(tbl, ce_prob);                          \
     ENTRY_NN(tbl, argmax_rows); ENTRY_NN(tbl, linear_forward);                 \
     ENTRY_NN(tbl, xt_g); ENTRY_NN(tbl, colsum); ENTRY_NN(tbl, axpy);           \
+    ENTRY_NN(tbl, momentum_step); ENTRY_NN(tbl, adam_step);                    \
     ENTRY_NN(tbl, sumsq); ENTRY_NN(tbl, all_finite);                           \
     ENTRY_NN(tbl, col_mean_std); ENTRY_NN(tbl, standardize);                   \
   } while (0)

@@ -394,6 +394,28 @@ static void SFX(scalar_axpy)(size_t len, T a, const T *x, T *y) {
   for (size_t i = 0; i < len; i++) y[i] += a * x[i];
 }
 
+static void SFX(scalar_momentum_step)(size_t len, double lr, double mu, bool nesterov,
+                                      const T *g, T *v, T *p) {
+  for (size_t i = 0; i < len; i++) {
+    const double vi = mu * (double)v[i] + (double)g[i];
+    v[i] = (T)vi;
+    p[i] = (T)((double)p[i] - lr * (nesterov ? (double)g[i] + mu * vi : vi));
+  }
+}
+
+static void SFX(scalar_adam_step)(size_t len, double lr, double b1, double b2, double eps,
+                                  double bc1, double sbc2, const T *g, T *m, T *v, T *p) {
+  const double step = lr / bc1;
+  for (size_t i = 0; i < len; i++) {
+    const double gi = (double)g[i];
+    const double mi = b1 * (double)m[i] + (1.0 - b1) * gi;
+    const double vi = b2 * (double)v[i] + (1.0 - b2) * gi * gi;
+    m[i] = (T)mi;
+    v[i] = (T)vi;
+    p[i] = (T)((double)p[i] - step * mi / (sqrt(vi) / sbc2 + eps));
+  }
+}
+
 static double SFX(scalar_sumsq)(const T *x, size_t len) {
   double acc = 0.0;
   for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)x[i];
@@ -440,6 +462,8 @@ static void SFX(install)(struct SFX(smr_kernels) *t) {
   t->xt_g = SFX(scalar_xt_g);
   t->colsum = SFX(scalar_colsum);
   t->axpy = SFX(scalar_axpy);
+  t->momentum_step = SFX(scalar_momentum_step);
+  t->adam_step = SFX(scalar_adam_step);
   t->sumsq = SFX(scalar_sumsq);
   t->all_finite = SFX(scalar_all_finite);
   t->col_mean_std = SFX(scalar_col_mean_std);
