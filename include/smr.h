@@ -372,6 +372,17 @@ SMR_API smr_status smr_backward_f32(const smr_model *m, const float *X, const fl
    parameters bit for bit. */
 SMR_API smr_status smr_fit_f32(smr_model *m, const float *X, const int32_t *labels, size_t n,
                                const smr_fit_options *opt, smr_fit_report *report);
+/* The objective smr_fit minimizes, at the model's current parameters:
+   *obj = (1/n) sum_i w_i CE_i + (l2/2) ||W||^2 with opt's l2 and weights
+   (opt NULL: the defaults; see smr_solver), and, when dW and db are not
+   NULL (both or neither), its gradient (d x k, k). The model's
+   standardization is applied to X first. The same fused pipeline and row
+   blocks (opt->workspace_bytes) as fit. SMR_ERANGE for a bad label,
+   SMR_EINVAL for a bad option or weights summing to 0, SMR_ENOMEM. NaN/inf
+   in X give a non-finite objective. */
+SMR_API smr_status smr_objective_f32(const smr_model *m, const float *X, const int32_t *labels,
+                                     size_t n, const smr_fit_options *opt, double *obj,
+                                     float *dW, float *db);
 /* labels[i] = index of the first maximum of row i of predict_proba, so
    predict == argmax(predict_proba) always; -1 for a row whose probabilities
    are NaN (a NaN in its features). */
@@ -386,6 +397,9 @@ SMR_API smr_status smr_backward_f64(const smr_model *m, const double *X, const d
                                     size_t n, double *dW, double *db);
 SMR_API smr_status smr_fit_f64(smr_model *m, const double *X, const int32_t *labels, size_t n,
                                const smr_fit_options *opt, smr_fit_report *report);
+SMR_API smr_status smr_objective_f64(const smr_model *m, const double *X, const int32_t *labels,
+                                     size_t n, const smr_fit_options *opt, double *obj,
+                                     double *dW, double *db);
 SMR_API smr_status smr_predict_f64(const smr_model *m, const double *X, size_t n, int32_t *labels);
 SMR_API smr_status smr_predict_proba_f64(const smr_model *m, const double *X, size_t n, double *P);
 SMR_API smr_status smr_loss_f64(const smr_model *m, const double *X, const int32_t *labels, size_t n, double *loss);

@@ -341,9 +341,18 @@ static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32
   }
   /* the first step has length 1 (at most a unit step along -g); later the
      quasi-Newton step a = 1 */
-  const double a0 = L->count == 0 ? fmin(1.0, 1.0 / sqrt(-dphi0)) : 1.0;
+  double a0 = L->count == 0 ? fmin(1.0, 1.0 / sqrt(-dphi0)) : 1.0;
   double ft;
-  if (!FN(line_search)(c, L, X, y, w, n, a0, dphi0, &ft)) return false;
+  if (!FN(line_search)(c, L, X, y, w, n, a0, dphi0, &ft)) {
+    /* the pairs may describe the curvature badly (f32 rounding of the
+       gradients they came from): once more along -g with no memory */
+    if (L->count == 0) return false;
+    L->count = 0;
+    for (size_t i = 0; i < P; i++) L->dir[i] = -L->g[i];
+    dphi0 = -FN(dot)(L->g, L->g, P);
+    a0 = fmin(1.0, 1.0 / sqrt(-dphi0));
+    if (!FN(line_search)(c, L, X, y, w, n, a0, dphi0, &ft)) return false;
+  }
   double *s = L->S + L->head * P, *yv = L->Y + L->head * P;
   for (size_t i = 0; i < P; i++) {
     s[i] = L->xt[i] - L->x[i];
@@ -722,6 +731,61 @@ out:
   smr_snapshot_free(&c.bak);
   smr_snapshot_free(&ep);
   smr_snapshot_free(&best);
+  return st;
+}
+
+smr_status FN(smr_objective)(const smr_model *m, const T *X, const int32_t *labels, size_t n,
+                             const smr_fit_options *opt, double *obj, T *dW, T *db) {
+  if (m == NULL || m->dtype != DT || n == 0 || X == NULL || labels == NULL || obj == NULL ||
+      (dW == NULL) != (db == NULL))
+    return SMR_EINVAL;
+  const smr_fit_options o = opt != NULL ? *opt : smr_fit_options_default();
+  if (!options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
+  const size_t d = m->d, k = m->k, dk = d * k;
+  size_t nd, nk;
+  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk)) return SMR_EOVERFLOW;
+  if (!smr_labels_in_range(labels, n, k)) return SMR_ERANGE;
+  const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
+  const size_t cap_rows = o.workspace_bytes / (k * sizeof(T));
+  FN(fit_ctx) c;
+  memset(&c, 0, sizeof c);
+  c.kt = &smr_kernels_active()->SFX;
+  c.m = (smr_model *)m; /* objective_grad only reads the parameters */
+  c.o = &o;
+  c.d = d;
+  c.k = k;
+  c.dk = dk;
+  c.l2 = o.l2;
+  c.zrows = FN(fit_min)(n, cap_rows > 0 ? cap_rows : 1);
+  smr_status st = SMR_ENOMEM;
+  T *Xs = NULL, *w = NULL;
+  size_t *count = NULL;
+  c.Z = smr_malloc_n(c.zrows * k, sizeof(T));
+  c.dW = dW != NULL ? dW : smr_malloc_n(dk, sizeof(T));
+  c.db = db != NULL ? db : smr_malloc_n(k, sizeof(T));
+  if (c.Z == NULL || c.dW == NULL || c.db == NULL) goto out;
+  if (m->mean != NULL) {
+    if ((Xs = smr_malloc_n(nd, sizeof(T))) == NULL) goto out;
+    c.kt->standardize(X, m->mean, m->scale, Xs, n, d);
+  }
+  if (weighted) {
+    w = smr_malloc_n(n, sizeof(T));
+    count = smr_malloc_n(k, sizeof *count);
+    if (w == NULL || count == NULL) goto out;
+    if (!FN(row_weights)(&o, o.sample_weight, NULL, n, labels, n, k, count, w)) {
+      st = SMR_EINVAL;
+      goto out;
+    }
+  }
+  *obj = FN(objective_grad)(&c, Xs != NULL ? Xs : X, labels, w, n);
+  st = SMR_OK;
+out:
+  free(c.Z);
+  if (dW == NULL) free(c.dW);
+  if (db == NULL) free(c.db);
+  free(Xs);
+  free(w);
+  free(count);
   return st;
 }
 
