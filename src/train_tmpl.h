@@ -69,11 +69,18 @@ static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, c
 }
 
 /* max_j |gradient_j| of the last evaluation */
-static double FN(grad_inf)(const FN(fit_ctx) *c) {
-  double g = 0.0;
-  for (size_t i = 0; i < c->dk; i++) g = fmax(g, fabs((double)c->dW[i]));
-  for (size_t j = 0; j < c->k; j++) g = fmax(g, fabs((double)c->db[j]));
+static T FN(abs_max)(const T *x, size_t len) {
+  T g = (T)0;
+  for (size_t i = 0; i < len; i++) g = x[i] > g ? x[i] : -x[i] > g ? -x[i] : g;
   return g;
+}
+
+/* max_j |gradient_j| of the last evaluation (the maximum formed in T is
+   exact; NaN entries are skipped, so a NaN gradient is caught by the
+   objective, which is NaN too) */
+static double FN(grad_inf)(const FN(fit_ctx) *c) {
+  const T a = FN(abs_max)(c->dW, c->dk), b = FN(abs_max)(c->db, c->k);
+  return (double)(a > b ? a : b);
 }
 
 /* One step of gd, sgd or adam on nb rows. *obj = the batch objective at
@@ -439,9 +446,12 @@ static bool FN(row_weights)(const smr_fit_options *o, const double *sw, const un
       wt[i] = (T)((double)wt[i] * cw);
     }
   }
-  double sum = 0.0;
-  for (size_t i = 0; i < nt; i++) sum += (double)wt[i];
-  return sum > 0.0;
+  /* the weights are >= 0: they sum to more than 0 when one of them does
+     (a loop without a float-to-double reduction: gcc 12 for AArch64 fails
+     to vectorize that one, an internal compiler error) */
+  for (size_t i = 0; i < nt; i++)
+    if (wt[i] > (T)0) return true;
+  return false;
 }
 
 smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n,
