@@ -11,7 +11,14 @@
  * change afterwards; the active choice is a single atomic index into them,
  * so smr_isa_select can run concurrently with kernels (a call already
  * running keeps the table it loaded).
+ *
+ * With CBLAS (SMR_HAVE_BLAS), each table also has a copy whose matrix
+ * products (linear_forward, xt_g) come from the BLAS (src/blas.c): that
+ * copy is what smr_kernels_active returns, while smr_kernels_for keeps
+ * returning the ISA's own table, so tests can compare the BLAS, every
+ * ISA's blocked kernels and the scalar reference in one process.
  */
+#include "blas.h"
 #include "internal.h"
 #include "kernels.h"
 #include "smr_config.h"
@@ -107,6 +114,13 @@ atomic_size_t smr_stream_min_bytes = (size_t)32 << 20;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct smr_kernels tables[SMR_ISA_COUNT]; /* written only by init */
+#if SMR_HAVE_BLAS
+/* tables[] with the BLAS's matrix products; written only by init */
+static struct smr_kernels blas_tables[SMR_ISA_COUNT];
+#define ACTIVE_TABLES blas_tables
+#else
+#define ACTIVE_TABLES tables
+#endif
 static bool available[SMR_ISA_COUNT];            /* written only by init */
 static smr_status env_status = SMR_OK;           /* written only by init */
 static atomic_int active_isa = SMR_ISA_SCALAR;
@@ -132,6 +146,13 @@ static void dispatch_init(void) {
     tables[isas[i].isa] = running;
     available[isas[i].isa] = true;
   }
+#if SMR_HAVE_BLAS
+  smr_blas_init();
+  for (int i = 0; i < SMR_ISA_COUNT; i++) {
+    blas_tables[i] = tables[i];
+    if (available[i]) smr_blas_install(&blas_tables[i]);
+  }
+#endif
 
   smr_isa choice = best_available();
   const char *env = getenv("SMR_ISA");
@@ -151,7 +172,7 @@ static void ensure_init(void) { (void)pthread_once(&init_once, dispatch_init); }
 
 const struct smr_kernels *smr_kernels_active(void) {
   ensure_init();
-  return &tables[atomic_load_explicit(&active_isa, memory_order_acquire)];
+  return &ACTIVE_TABLES[atomic_load_explicit(&active_isa, memory_order_acquire)];
 }
 
 const struct smr_kernels *smr_kernels_for(int isa) {

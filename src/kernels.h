@@ -89,10 +89,13 @@ struct smr_kernels {
   struct smr_kernels_f64 f64;
 };
 
-/* The active table (initialized on first call, thread-safe, never NULL). */
+/* The active table (initialized on first call, thread-safe, never NULL):
+   the active ISA's table, with linear_forward and xt_g from CBLAS when the
+   build has it (SMR_HAVE_BLAS, src/blas.c). */
 const struct smr_kernels *smr_kernels_active(void);
-/* The table of a given available ISA, or NULL when it is not available.
-   Tests use this to compare ISAs within one process. */
+/* The table of a given available ISA (its own kernels, never CBLAS's), or
+   NULL when it is not available. Tests use this to compare ISAs within one
+   process. */
 const struct smr_kernels *smr_kernels_for(int isa);
 
 /* Row kernels whose output is at least this many bytes write it with

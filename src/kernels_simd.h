@@ -771,41 +771,179 @@ static inline void axpy_row(size_t len, V av, const T *x, T *y) {
 
 static void simd_axpy(size_t len, T a, const T *x, T *y) { axpy_row(len, v_set1(a), x, y); }
 
-/* Z = X W + b: each row of Z starts at b and takes X_if * W_f for f in
-   order (the scalar twin's order, with fused multiply-adds). */
+/* ------------------------------------------------------------------------ */
+/* Matrix products                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* linear_forward (Z = X W + b) and xt_g (dW (+)= X^T G) are both
+   C (+)= A B with B row-major and C row-major, the shape of a GEMM, and run
+   through one cache- and register-blocked loop nest (GotoBLAS's, without
+   packing A):
+     - the depth (the summed dimension: d for linear_forward, n for xt_g)
+       is cut into blocks of GEMM_KC, and the rows of C into blocks of
+       GEMM_MC, so that A's block (GEMM_MC x GEMM_KC) stays in L2 while
+       every panel of B passes over it. linear_forward takes X's row blocks
+       outermost, so X is read front to back (with k = 10 and d = 784, the
+       depth outermost made that read strided and twice as slow);
+     - B's block is copied, GEMM_NR vectors wide, into a contiguous panel
+       on the stack (GEMM_PANEL_BYTES, in L1), zero-padded past k;
+     - a register tile of GEMM_MR rows x GEMM_NR vectors of C takes one
+       broadcast element of A per row and one panel row per step.
+   Every element of C still starts at b (or 0, or dW) and takes its
+   products in the order of the depth index, one fused multiply-add each:
+   the same operations, in the same order, as the plain axpy loops these
+   replace, so the result does not depend on the blocking. */
+#define GEMM_MR 6 /* rows per register tile */
+#define GEMM_NR 2 /* vectors per row of the tile: 12 accumulators, 16 registers */
+#define GEMM_PANEL_BYTES 16384
+#define GEMM_KC (GEMM_PANEL_BYTES / (GEMM_NR * VW * sizeof(T)))
+#define GEMM_MC ((size_t)(128 << 10) / (GEMM_KC * sizeof(T)))
+
+#if defined(__GNUC__)
+#define GEMM_INLINE inline __attribute__((always_inline))
+#else
+#define GEMM_INLINE inline
+#endif
+
+static inline size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Vector q of a row of w elements, q VW < w (the lanes past w read as 0).
+   A partial vector is the row's last, with w % VW lanes (so written, the
+   compiler also sees that it is below VW). */
+static inline V gemm_ld(const T *row, size_t q, size_t w) {
+  return (q + 1) * VW <= w ? v_load(row + q * VW) : v_load_part(row + q * VW, w % VW, (T)0);
+}
+
+/* Stores vector q of a row of w elements, q VW < w (nothing past w). */
+static inline void gemm_st(T *row, size_t q, size_t w, V v) {
+  if ((q + 1) * VW <= w)
+    v_store(row + q * VW, v);
+  else
+    v_store_part(row + q * VW, w % VW, v);
+}
+
+/* The panel: bp[p][0..nr VW) = B[p ldb + 0..w), zero past w, p < kc. */
+static void gemm_pack(T *bp, const T *B, size_t ldb, size_t kc, size_t w, size_t nr) {
+  for (size_t p = 0; p < kc; p++, B += ldb, bp += nr * VW)
+    for (size_t q = 0; q < nr; q++) v_store(bp + q * VW, gemm_ld(B, q, w));
+}
+
+/* The register tile: for r < MR, C[r ldc + 0..w) = start_r + sum over
+   p < kc of A(r, p) * bp[p], A(r, p) = a[r ar + p ap], where start_r is
+   s[r lds + 0..w) (s == NULL: 0). MR and NR are constants at every call
+   site (the loops unroll and acc lives in registers). */
+static GEMM_INLINE void gemm_tile(const size_t MR, const size_t NR, const T *a, size_t ar,
+                                  size_t ap, const T *bp, size_t kc, const T *s, size_t lds,
+                                  T *c, size_t ldc, size_t w) {
+  V acc[GEMM_MR][GEMM_NR];
+  for (size_t r = 0; r < MR; r++)
+    for (size_t q = 0; q < NR; q++)
+      acc[r][q] = s != NULL ? gemm_ld(s + r * lds, q, w) : v_set1((T)0);
+  for (size_t p = 0; p < kc; p++, a += ap, bp += NR * VW) {
+    V bv[GEMM_NR];
+    for (size_t q = 0; q < NR; q++) bv[q] = v_load(bp + q * VW);
+    for (size_t r = 0; r < MR; r++) {
+      const V x = v_set1(a[r * ar]);
+      for (size_t q = 0; q < NR; q++) acc[r][q] = v_fma(x, bv[q], acc[r][q]);
+    }
+  }
+  for (size_t r = 0; r < MR; r++)
+    for (size_t q = 0; q < NR; q++) gemm_st(c + r * ldc, q, w, acc[r][q]);
+}
+
+/* m rows of C against one panel of NR vectors: GEMM_MR rows at a time,
+   then 4, 2, 1 for the rest. A's rows are ar apart (and A's depth ap). */
+static GEMM_INLINE void gemm_rows(const size_t NR, size_t m, const T *a, size_t ar, size_t ap,
+                                  const T *bp, size_t kc, const T *s, size_t lds, T *c,
+                                  size_t ldc, size_t w) {
+  size_t i = 0;
+  for (; i + GEMM_MR <= m; i += GEMM_MR)
+    gemm_tile(GEMM_MR, NR, a + i * ar, ar, ap, bp, kc, s ? s + i * lds : s, lds, c + i * ldc,
+              ldc, w);
+#define GEMM_REST(MR)                                                          \
+  do {                                                                         \
+    gemm_tile(MR, NR, a + i * ar, ar, ap, bp, kc, s ? s + i * lds : s, lds,    \
+              c + i * ldc, ldc, w);                                            \
+    i += MR;                                                                   \
+  } while (0)
+  if (GEMM_MR > 4 && m - i >= 4) GEMM_REST(4);
+  if (m - i >= 2) GEMM_REST(2);
+  if (m - i >= 1) GEMM_REST(1);
+#undef GEMM_REST
+}
+
+/* The same with nr (1..GEMM_NR, the panel's width in vectors) made a
+   constant; ar == 1 (xt_g) or ap == 1 (linear_forward) as constants too. */
+#define GEMM_ROWS_NR(NR)                                                       \
+  do {                                                                         \
+    if (ar == 1)                                                               \
+      gemm_rows(NR, m, a, 1, ap, bp, kc, s, lds, c, ldc, w);                   \
+    else                                                                       \
+      gemm_rows(NR, m, a, ar, 1, bp, kc, s, lds, c, ldc, w);                   \
+  } while (0)
+
+static void gemm_panel(size_t nr, size_t m, const T *a, size_t ar, size_t ap, const T *bp,
+                       size_t kc, const T *s, size_t lds, T *c, size_t ldc, size_t w) {
+  if (nr == 1)
+    GEMM_ROWS_NR(1);
+  else
+    GEMM_ROWS_NR(2);
+}
+#undef GEMM_ROWS_NR
+
+/* Z = X W + b: Z_ij starts at b_j and takes X_if W_fj for f in order. */
 static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
                                 size_t k) {
-  for (size_t i = 0; i < n; i++) {
-    T *zi = Z + i * k;
-    for (size_t j = 0; j < k; j++) zi[j] = b[j];
-    for (size_t f = 0; f < d; f++) axpy_row(k, v_set1(X[i * d + f]), W + f * k, zi);
+  _Alignas(64) T wp[GEMM_KC * GEMM_NR * VW];
+  for (size_t ic = 0; ic < n; ic += GEMM_MC) {
+    const size_t mc = gemm_min(GEMM_MC, n - ic);
+    for (size_t pc = 0; pc < d; pc += GEMM_KC) {
+      const size_t kc = gemm_min(GEMM_KC, d - pc);
+      for (size_t jc = 0; jc < k; jc += GEMM_NR * VW) {
+        const size_t w = gemm_min(GEMM_NR * VW, k - jc), nr = (w + VW - 1) / VW;
+        gemm_pack(wp, W + pc * k + jc, k, kc, w, nr);
+        T *c = Z + ic * k + jc;
+        /* the first depth block starts from b, the others from Z */
+        gemm_panel(nr, mc, X + ic * d + pc, d, 1, wp, kc, pc == 0 ? b + jc : c, pc == 0 ? 0 : k,
+                   c, k, w);
+      }
+    }
   }
 }
 
-/* dW (+)= X^T G: row i of G, scaled by X_if, into row f of dW. */
+/* dW (+)= X^T G: dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
+   order. */
 static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
                       bool accumulate) {
-  if (!accumulate)
-    for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
-  for (size_t i = 0; i < n; i++)
-    for (size_t f = 0; f < d; f++) axpy_row(k, v_set1(X[i * d + f]), G + i * k, dW + f * k);
+  if (n == 0) {
+    if (!accumulate)
+      for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
+    return;
+  }
+  _Alignas(64) T gp[GEMM_KC * GEMM_NR * VW];
+  for (size_t ic = 0; ic < n; ic += GEMM_KC) {
+    const size_t kc = gemm_min(GEMM_KC, n - ic);
+    const bool from_zero = ic == 0 && !accumulate;
+    for (size_t fc = 0; fc < d; fc += GEMM_MC) {
+      const size_t mc = gemm_min(GEMM_MC, d - fc);
+      for (size_t jc = 0; jc < k; jc += GEMM_NR * VW) {
+        const size_t w = gemm_min(GEMM_NR * VW, k - jc), nr = (w + VW - 1) / VW;
+        gemm_pack(gp, G + ic * k + jc, k, kc, w, nr);
+        T *c = dW + fc * k + jc;
+        gemm_panel(nr, mc, X + ic * d + fc, 1, d, gp, kc, from_zero ? NULL : c, k, c, k, w);
+      }
+    }
+  }
 }
 
 /* db (+)= column sums of G, rows added in order: the same additions as the
-   scalar twin, so the result is identical. */
+   scalar twin, so the result is identical. Row by row: G is read once,
+   sequentially, while db stays in L1 (a column-block order would stride
+   through G once per block of columns). */
 static void simd_colsum(const T *G, T *db, size_t n, size_t k, bool accumulate) {
-  size_t j = 0;
-  for (; j + VW <= k; j += VW) {
-    V acc = accumulate ? v_load(db + j) : v_set1((T)0);
-    for (size_t i = 0; i < n; i++) acc = v_add(acc, v_load(G + i * k + j));
-    v_store(db + j, acc);
-  }
-  if (j < k) {
-    const size_t r = k - j;
-    V acc = accumulate ? v_load_part(db + j, r, (T)0) : v_set1((T)0);
-    for (size_t i = 0; i < n; i++) acc = v_add(acc, v_load_part(G + i * k + j, r, (T)0));
-    v_store_part(db + j, r, acc);
-  }
+  if (!accumulate)
+    for (size_t j = 0; j < k; j++) db[j] = (T)0;
+  for (size_t i = 0; i < n; i++) axpy_row(k, v_set1((T)1), G + i * k, db);
 }
 
 /* Sum of squares in double (f32: squares formed exactly in double). */
@@ -851,5 +989,7 @@ void SIMD_INSTALL(struct SIMD_TABLE *t) {
   t->sumsq = simd_sumsq;
   t->all_finite = simd_all_finite;
   /* ce_prob (the seed's reference formula), col_mean_std and standardize
-     (once per fit or predict call, in double) stay with the scalar twin. */
+     (once per fit or predict call, in double), and the optimizer steps
+     momentum_step and adam_step (O(d k) per step, next to the O(n d k)
+     products) stay with the scalar twin. */
 }

@@ -288,7 +288,7 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
       have_best = true;
     }
     if (!bracket) {
-      a *= 2.0;
+      a *= 4.0; /* extrapolate as MINPACK-2's dcsrch does (factor 4) */
       continue;
     }
     if (fabs(a_hi - a_lo) <= 1e-14 * fmax(a_hi, a_lo)) break;

@@ -151,8 +151,19 @@ check "smr info" "$SMR" info
 expect "info lists scalar as compiled and available" \
   '$1 == "scalar" && $2 == "yes" && $3 == "yes" { f = 1 } END { exit !f }'
 expect "info reports zlib" '/^zlib: (yes|no)$/ { f = 1 } END { exit !f }'
+expect "info reports the BLAS" \
+  '/^blas: (OpenBLAS [^ ]+ \(.+ threads?, .+\)|CBLAS .+|none \(built-in blocked GEMM\))$/ { f = 1 } END { exit !f }'
 expect "info: the active ISA is an available one" \
   '$2 == "yes" && $3 == "yes" { avail[$1] = 1 } /^active: / { a = $2 } END { exit !(a in avail) }'
+# OpenBLAS's thread count: 1 unless SMR_NUM_THREADS or OPENBLAS_NUM_THREADS
+# says otherwise (src/blas.c)
+if grep -q '^blas: OpenBLAS' "$tmp/out"; then
+  check "smr info, no thread variables" env -u SMR_NUM_THREADS -u OPENBLAS_NUM_THREADS "$SMR" info
+  expect "info: OpenBLAS on 1 thread by default" '/^blas: OpenBLAS .*, 1 thread, / { f = 1 } END { exit !f }'
+  check "SMR_NUM_THREADS=2 smr info" env SMR_NUM_THREADS=2 "$SMR" info
+  expect "info: SMR_NUM_THREADS=2 gives OpenBLAS 2 threads" \
+    '/^blas: OpenBLAS .*, 2 threads, / { f = 1 } END { exit !f }'
+fi
 check "SMR_ISA=scalar smr info" env SMR_ISA=scalar "$SMR" info
 expect "SMR_ISA=scalar: active scalar, honoured" \
   '/^active: scalar$/ { a = 1 } /^SMR_ISA: "scalar" honoured/ { h = 1 } END { exit !(a && h) }'
@@ -376,6 +387,197 @@ check "train --schedule constant --early-stopping" "$SMR" train "$IRIS" -o "$MA"
 expect "early stopping stops early" 'index($0, "stopped early)") { f = 1 } END { exit !f }'
 check "train --option=value form" "$SMR" train "$IRIS" --output="$MA" --epochs=20 --lr=0.3
 check "train reads stdin (-)" sh -c '"$1" train - -o "$2" --epochs 20 <"$3"' sh "$SMR" "$MA" "$IRIS"
+
+# --------------------------------------------------------------------------
+# train: solvers, weights, tolerance and the workspace
+
+# objective / field NAME: from the last train summary, the final objective,
+# the epoch count ("for N epochs"), the evaluations ("N evaluations").
+objective() { sed -n 's/.*Final training objective \([^,]*\),.*/\1/p' "$tmp/out"; }
+epochs_run() { sed -n 's/.* for \([0-9]*\) epochs\{0,1\} (.*/\1/p' "$tmp/out"; }
+evaluations() { sed -n 's/.* \([0-9]*\) evaluations,.*/\1/p' "$tmp/out"; }
+# same_as A B DESC / differs A B DESC: two objectives (strings) agree or not.
+same_as() { if [ -n "$1" ] && [ "$1" = "$2" ]; then ok "$3 ($1)"; else bad "$3 ($1 vs $2)"; fi; }
+differs() { if [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ]; then ok "$3 ($1 vs $2)"; else bad "$3 ($1 vs $2)"; fi; }
+
+MS=$tmp/solver.smr
+check "train --solver lbfgs --l2 0.01 --standardize" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 \
+  --standardize -o "$MS"
+expect "lbfgs reaches the optimum 0.243677 and says converged yes" \
+  'index($0, "with solver lbfgs for ") && index($0, "objective 0.243677,") && index($0, "converged yes") &&
+   index($0, "(converged: max |gradient entry| <= --tol)") { f = 1 } END { exit !f }'
+expect "lbfgs reports a gradient norm <= 1e-6 and its evaluations" \
+  'match($0, /gradient norm [^ ]+ \(max \|entry\|\)/) { g = substr($0, RSTART + 14) + 0 }
+   / [0-9]+ evaluations,/ { e = 1 } END { exit !(e && g > 0 && g <= 1e-6) }'
+lb_obj=$(objective)
+lb_epochs=$(epochs_run)
+check "eval the lbfgs model" "$SMR" eval "$MS" "$IRIS"
+expect "lbfgs model accuracy 0.96" '/^accuracy:/ { f = ($2 + 0 == 0.96) } END { exit !f }'
+check "train --solver lbfgs --lbfgs-history 1" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 \
+  --standardize --lbfgs-history 1 -o "$MS"
+same_as "$(objective)" "$lb_obj" "--lbfgs-history 1 reaches the same optimum"
+differs "$(epochs_run)" "$lb_epochs" "--lbfgs-history 1 takes another number of iterations"
+check "train --solver lbfgs --tol 1e-2" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 --standardize \
+  --tol 1e-2 -o "$MS"
+if [ "$(epochs_run)" -lt "$lb_epochs" ] && grep -q 'converged yes' "$tmp/out"; then
+  ok "--tol 1e-2 stops earlier ($(epochs_run) < $lb_epochs iterations), converged yes"
+else
+  bad "--tol 1e-2 stops earlier ($(epochs_run) < $lb_epochs iterations), converged yes"
+fi
+check "train --solver lbfgs --batch-size 150 (full batch)" "$SMR" train "$IRIS" --solver lbfgs \
+  --l2 0.01 --standardize --batch-size 150 -o "$MS"
+same_as "$(objective)" "$lb_obj" "lbfgs with --batch-size n is the full batch"
+check "train --solver lbfgs --validation-fraction 0.2 --batch-size 120" "$SMR" train "$IRIS" \
+  --solver lbfgs --standardize --validation-fraction 0.2 --batch-size 120 -o "$MS"
+check "train gd --tol 1 --epochs 20" "$SMR" train "$IRIS" --standardize --tol 1 --epochs 20 -o "$MS"
+expect "gd names its solver, runs all epochs and is converged at tol 1" \
+  'index($0, "with solver gd for 20 epochs (ran all epochs") && index($0, "converged yes") { f = 1 }
+   END { exit !f }'
+check "train gd --epochs 20" "$SMR" train "$IRIS" --standardize --epochs 20 -o "$MS"
+expect "gd at the default tol: converged no" 'index($0, "converged no") { f = 1 } END { exit !f }'
+check "train gd --batch-size 16 --epochs 7" "$SMR" train "$IRIS" --standardize --batch-size 16 \
+  --epochs 7 -o "$MS"
+same_as "$(evaluations)" 70 "gd counts one evaluation per mini-batch (7 x 10)"
+
+check "train --solver sgd" "$SMR" train "$IRIS" --solver sgd --standardize --epochs 20 -o "$MS"
+expect "sgd names its solver" 'index($0, "with solver sgd for 20 epochs") { f = 1 } END { exit !f }'
+sgd_obj=$(objective)
+check "train --solver sgd --momentum 0" "$SMR" train "$IRIS" --solver sgd --momentum 0 --standardize \
+  --epochs 20 -o "$MS"
+differs "$(objective)" "$sgd_obj" "--momentum 0 changes the sgd result"
+check "train --solver sgd --nesterov" "$SMR" train "$IRIS" --solver sgd --nesterov --standardize \
+  --epochs 20 -o "$MS"
+differs "$(objective)" "$sgd_obj" "--nesterov changes the sgd result"
+check "train --solver sgd with mini-batches" "$SMR" train "$IRIS" --solver sgd --momentum 0.5 \
+  --batch-size 32 --lr 0.05 --standardize --epochs 5 -o "$MS"
+same_as "$(evaluations)" 25 "sgd counts one evaluation per mini-batch (5 x 5)"
+
+check "train --solver adam" "$SMR" train "$IRIS" --solver adam --standardize --epochs 20 -o "$MS"
+expect "adam names its solver" 'index($0, "with solver adam for 20 epochs") { f = 1 } END { exit !f }'
+adam_obj=$(objective)
+for o in "--beta1 0.5" "--beta2 0.9" "--adam-eps 0.1"; do
+  # shellcheck disable=SC2086 # split the option and its value on purpose
+  check "train --solver adam $o" "$SMR" train "$IRIS" --solver adam $o --standardize --epochs 20 -o "$MS"
+  differs "$(objective)" "$adam_obj" "$o changes the adam result"
+done
+check "train --solver gd (explicit)" "$SMR" train "$IRIS" --solver gd --standardize --epochs 20 -o "$MS"
+expect "gd names its solver" 'index($0, "with solver gd for 20 epochs") { f = 1 } END { exit !f }'
+
+# class weights: wine is unbalanced (59/71/48 rows)
+WINE=$DATA/wine.csv
+check "train wine --class-weight none" "$SMR" train "$WINE" --solver lbfgs --l2 0.01 --standardize \
+  --class-weight none -o "$MS"
+cw_none=$(objective)
+check "train wine (no --class-weight)" "$SMR" train "$WINE" --solver lbfgs --l2 0.01 --standardize -o "$MS"
+same_as "$(objective)" "$cw_none" "--class-weight none is the default"
+check "train wine --class-weight balanced" "$SMR" train "$WINE" --solver lbfgs --l2 0.01 --standardize \
+  --class-weight balanced -o "$MS"
+differs "$(objective)" "$cw_none" "--class-weight balanced changes the objective"
+check "train wine --class-weight 1,1,1" "$SMR" train "$WINE" --solver lbfgs --l2 0.01 --standardize \
+  --class-weight 1,1,1 -o "$MS"
+same_as "$(objective)" "$cw_none" "--class-weight 1,1,1 equals none"
+check "train wine --class-weight 1,2,0.5" "$SMR" train "$WINE" --solver lbfgs --l2 0.01 --standardize \
+  --class-weight 1,2,0.5 -o "$MS"
+differs "$(objective)" "$cw_none" "--class-weight 1,2,0.5 changes the objective"
+check_fail "--class-weight with 2 weights for 3 classes" 2 "$SMR" train "$IRIS" --class-weight 1,2 -o "$MS"
+if grep -q -- "--class-weight gives 2 weights, but .* has 3 classes" "$tmp/err"; then
+  ok "the message names both counts"
+else
+  bad "the message names both counts"
+fi
+check_fail "--class-weight 0,0,0 (every row weighs 0)" 1 "$SMR" train "$IRIS" --class-weight 0,0,0 -o "$MS"
+
+# sample weights from a column, which is not a feature: all 1 = unweighted;
+# all 2 doubles the CE, so with twice the l2 the optimum is the same and the
+# objective doubles (2 x 0.243677)
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print $1, $2, "w", $3, $4, $5; next }
+         { print $1, $2, 1, $3, $4, $5 }' "$IRIS" >"$tmp/w1.csv"
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print $1, $2, "w", $3, $4, $5; next }
+         { print $1, $2, 2, $3, $4, $5 }' "$IRIS" >"$tmp/w2.csv"
+check "train --sample-weight-column w (all 1)" "$SMR" train "$tmp/w1.csv" --sample-weight-column w \
+  --solver lbfgs --l2 0.01 --standardize -o "$MS"
+expect "the weight column is not a feature (4 features)" \
+  'index($0, "(4 features, 3 classes") { f = 1 } END { exit !f }'
+same_as "$(objective)" "$lb_obj" "weights of 1 give the unweighted optimum"
+check "predict with the weighted model on iris" "$SMR" predict "$MS" "$IRIS"
+check "train --sample-weight-column w (all 2)" "$SMR" train "$tmp/w2.csv" --sample-weight-column w \
+  --solver lbfgs --l2 0.02 --standardize -o "$MS"
+same_as "$(objective)" 0.487354 "weights of 2 with l2 0.02 double the objective"
+awk -F, 'BEGIN { OFS = "," } { sub(/\r$/, "") } NR == 1 { print $0, "w"; next } { print $0, NR % 3 }' \
+  "$IRIS" >"$tmp/wl.csv"
+check "train --sample-weight-column with --label-column" "$SMR" train "$tmp/wl.csv" \
+  --sample-weight-column w --label-column label --solver lbfgs --l2 0.01 --standardize -o "$MS"
+differs "$(objective)" "$lb_obj" "uneven sample weights change the objective"
+check_fail "--sample-weight-column: no such column" 1 "$SMR" train "$IRIS" --sample-weight-column nope -o "$MS"
+if grep -q "nope" "$tmp/err"; then ok "the message names the column"; else bad "the message names the column"; fi
+check_fail "--sample-weight-column: the label column" 1 "$SMR" train "$IRIS" --sample-weight-column label -o "$MS"
+check_fail "--sample-weight-column equal to --label-column" 2 "$SMR" train "$IRIS" --sample-weight-column label \
+  --label-column label -o "$MS"
+printf 'a,w,label\n1,1,0\n2,-1,1\n3,1,0\n' >"$tmp/wneg.csv"
+check_fail "a negative sample weight" 1 "$SMR" train "$tmp/wneg.csv" --sample-weight-column w -o "$MS"
+if grep -q "row 2, column 'w'.*negative" "$tmp/err"; then ok "the message names the row and column"
+else bad "the message names the row and column"; fi
+printf 'a,w,label\n1,0,0\n2,0,1\n' >"$tmp/wzero.csv"
+check_fail "sample weights all 0" 1 "$SMR" train "$tmp/wzero.csv" --sample-weight-column w -o "$MS"
+printf 'w,label\n1,0\n2,1\n' >"$tmp/wonly.csv"
+check_fail "no feature besides the sample weights" 1 "$SMR" train "$tmp/wonly.csv" --sample-weight-column w -o "$MS"
+
+# the workspace: 70000 rows x 2 classes of f64 need two 1 MiB row blocks
+awk 'BEGIN { srand(1); print "a,b,label"
+             for (i = 0; i < 70000; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%d\n", a, b, (a + b > 1) } }' \
+  >"$tmp/blocks.csv"
+check "train 70000 rows (default workspace)" "$SMR" train "$tmp/blocks.csv" --solver lbfgs --l2 0.01 -o "$MS"
+ws_obj=$(objective)
+check "train 70000 rows --workspace-mb 1" "$SMR" train "$tmp/blocks.csv" --solver lbfgs --l2 0.01 \
+  --workspace-mb 1 -o "$MS"
+same_as "$(objective)" "$ws_obj" "--workspace-mb 1 (two row blocks) gives the same objective"
+
+run "$SMR" train --help
+for o in --solver --momentum --nesterov --beta1 --beta2 --adam-eps --lbfgs-history --tol \
+         --class-weight --sample-weight-column --workspace-mb; do
+  if grep -q -- "$o" "$tmp/out"; then ok "train --help documents $o"; else bad "train --help documents $o"; fi
+done
+
+# bad values: exit 2 before reading the data, the message names the option
+for bad_opt in "--solver bogus" "--solver GD" "--solver=" "--momentum 1" "--momentum -0.1" \
+               "--momentum nan" "--momentum 0.5x" "--beta1 1" "--beta1 -1" "--beta2 1.5" "--beta2 abc" \
+               "--adam-eps 0" "--adam-eps -1e-8" "--adam-eps inf" "--lbfgs-history 0" \
+               "--lbfgs-history -1" "--lbfgs-history 2.5" "--lbfgs-history 99999999999999999999" \
+               "--tol -1" "--tol nan" "--tol 1e-3x" "--tol=" "--class-weight bogus" \
+               "--class-weight 1,,2" "--class-weight 1,2," "--class-weight ,1" "--class-weight 1,-1,1" \
+               "--class-weight 1,nan,1" "--class-weight 1,inf,1" "--class-weight=" "--workspace-mb 0" \
+               "--workspace-mb -1" "--workspace-mb 1.5" "--workspace-mb 99999999999999999999" \
+               "--sample-weight-column=" "--nesterov=yes"; do
+  # shellcheck disable=SC2086 # split the option and its value on purpose
+  check_fail "train $bad_opt" 2 "$SMR" train "$tmp/missing.csv" -o "$MS" $bad_opt
+  if ! grep -q -- "${bad_opt%%[ =]*}" "$tmp/err"; then bad "the message for '$bad_opt' names the option"; fi
+done
+check_fail "--solver without a value" 2 "$SMR" train "$IRIS" -o "$MS" --solver
+
+# options of another solver: exit 2, the message names the option and solver
+for case in "gd:--momentum 0.5" "adam:--momentum 0.5" "lbfgs:--nesterov" "sgd:--beta1 0.5" \
+            "gd:--beta2 0.9" "lbfgs:--adam-eps 1e-6" "gd:--lbfgs-history 5" "adam:--lbfgs-history 5" \
+            "lbfgs:--lr 0.1" "lbfgs:--schedule cosine" "lbfgs:--step-size 5" "lbfgs:--gamma 0.5" \
+            "lbfgs:--decay 0.1" "lbfgs:--lr-min 0.01"; do
+  sv=${case%%:*}
+  o=${case#*:}
+  # shellcheck disable=SC2086 # split the option and its value on purpose
+  check_fail "train --solver $sv $o" 2 "$SMR" train "$tmp/missing.csv" -o "$MS" --solver "$sv" $o
+  if grep -q -- "${o%% *} .*$sv" "$tmp/err"; then ok "the message names ${o%% *} and $sv"
+  else bad "the message names ${o%% *} and $sv"; fi
+done
+check_fail "--momentum with the default solver" 2 "$SMR" train "$IRIS" -o "$MS" --momentum 0.5
+if grep -q -- "--momentum applies only to --solver sgd, not to gd (the default solver)" "$tmp/err"; then
+  ok "the message says the default solver is gd"
+else
+  bad "the message says the default solver is gd"
+fi
+check_fail "lbfgs with --batch-size below n" 2 "$SMR" train "$IRIS" -o "$MS" --solver lbfgs --batch-size 16
+if grep -q -- "--batch-size 16 is smaller than the 150 training rows" "$tmp/err"; then
+  ok "the message names --batch-size and the training rows"
+else
+  bad "the message names --batch-size and the training rows"
+fi
 
 # --------------------------------------------------------------------------
 # usage errors: exit 2, message on stderr

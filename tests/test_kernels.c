@@ -1889,7 +1889,8 @@ START_TEST(test_select) {
   ck_assert_int_eq(smr_isa_active(), before);
   ck_assert_int_eq(smr_isa_select(SMR_ISA_SCALAR), SMR_OK);
   ck_assert_int_eq(smr_isa_active(), SMR_ISA_SCALAR);
-  ck_assert_ptr_eq(smr_kernels_active(), smr_kernels_for(SMR_ISA_SCALAR));
+  /* the scalar table (with CBLAS's matrix products when built with BLAS) */
+  ck_assert(smr_kernels_active()->f64.softmax == smr_kernels_for(SMR_ISA_SCALAR)->f64.softmax);
   /* kernels work after the switch */
   const double z[2] = {0, 0};
   double p[2];

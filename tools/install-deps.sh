@@ -5,17 +5,17 @@
 # On an x86-64 (amd64) machine it also installs what tools/test.sh needs to
 # test the ISAs this CPU may not have: the aarch64 cross compiler, user-mode
 # QEMU (qemu-aarch64 for the cross build, qemu-x86_64 for emulated x86 CPUs)
-# and the arm64 builds of SLEEF, Check and zlib. Those come from the arm64
-# architecture, which it adds to dpkg when it is missing.
+# and the arm64 builds of SLEEF, Check, zlib and OpenBLAS. Those come from
+# the arm64 architecture, which it adds to dpkg when it is missing.
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev g++ libbenchmark-dev"
+pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev libopenblas-dev g++ libbenchmark-dev"
 
 native=$(dpkg --print-architecture)
 foreign=""
 if [ "$native" = amd64 ]; then
   pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
-  foreign="libsleef-dev:arm64 check:arm64 zlib1g-dev:arm64"
+  foreign="libsleef-dev:arm64 check:arm64 zlib1g-dev:arm64 libopenblas-dev:arm64"
 fi
 
 # "name:arch" of every installed package. A package asked for without an

@@ -4,6 +4,9 @@
 #     best ISA of this CPU, then once per compiled ISA forced with SMR_ISA
 #     (name@isa; skipped when this CPU lacks the ISA);
 #   build-asan: the same under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   build-noblas: a release build without CBLAS (-Dblas=disabled), where the
+#     ISAs' own blocked matrix products are the active ones: test_isa and
+#     test_train on the best ISA;
 # and on an x86-64 machine, for the ISAs it may not have:
 #   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its whole
 #     suite run under qemu-aarch64;
@@ -114,6 +117,16 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=tru
     meson test -C build-asan --print-errorlogs
 fi
 unset UBSAN_OPTIONS ASAN_OPTIONS
+
+# Without CBLAS. Where OpenBLAS is installed, build-test's and build-asan's
+# active tables take the wide matrix products (k > 64 classes) from it;
+# test_isa checks every ISA's own kernels there too, but only here are they
+# what the trainer runs for every shape.
+if build build-noblas -Dblas=disabled -Dwerror=true -Dbuildtype=release -Dtests=enabled \
+  -Dbench=disabled; then
+  run_tests build-noblas build-noblas/meson-logs/testlog.json \
+    meson test -C build-noblas --print-errorlogs isa train
+fi
 
 # emulate_x86 CPU ISA [LACKING...]: build-test's Check tests (suite check)
 # and the name@isa tests of the LACKING ISAs under qemu-x86_64 -cpu CPU,

@@ -1,0 +1,179 @@
+/*
+ * blas.c - linear_forward and xt_g through CBLAS (OpenBLAS), when the build
+ * has it (meson option blas; SMR_HAVE_BLAS). Both are one GEMM:
+ *   linear_forward  Z = X W + b: every row of Z set to b, then
+ *                   Z = 1 * X W + 1 * Z (cblas ?gemm, no transposes). That
+ *                   beats beta = 0 followed by a pass adding b (OpenBLAS
+ *                   applies a beta != 1 to C in a pass of its own: three
+ *                   passes over Z instead of two; 104 ms vs 116 ms for
+ *                   n = 20000, d = 256, k = 1000 in f32).
+ *   xt_g            dW = X^T G + beta dW, TransA, beta = accumulate ? 1 : 0
+ *                   (beta = 0 never reads dW, so NaN there does not leak).
+ * GEMM sums the depth (d, n) in its own order: the results are within the
+ * recursive-summation bound tests/test_isa.c checks, not bit-identical to
+ * the built-in kernels. n = 0 is handled here (Z untouched; dW cleared
+ * unless accumulating) and never reaches the BLAS. CBLAS takes int sizes:
+ * more than INT_MAX rows go in slices; d or k beyond INT_MAX (a W of 8 GiB
+ * and more) fall back to a plain loop. Narrow products (k <= BUILTIN_MAX_K
+ * with one BLAS thread) stay with the active ISA's own kernels, which are
+ * faster there (see below).
+ *
+ * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
+ * would use them all in every product, from every thread that calls the
+ * library. smr's other kernels are single-threaded, and a caller that runs
+ * fits in parallel would oversubscribe the machine, so when the kernel
+ * tables are built (smr_blas_init, once per process) the thread count is
+ * chosen:
+ *   - SMR_NUM_THREADS=N (an integer >= 1): N threads;
+ *   - else, when OPENBLAS_NUM_THREADS is set, the number OpenBLAS read
+ *     from it at load time;
+ *   - else 1 thread.
+ * It is handed to OpenBLAS (openblas_set_num_threads) just before the first
+ * product that reaches it, not at once: in a forked child OpenBLAS rebuilds
+ * its thread pool on that call, which a process that never needs OpenBLAS
+ * (only narrow products) should not pay for (under qemu-user each new
+ * thread even prints the emulator's CPU warnings to stderr). The setting
+ * is process-wide: a program that also calls OpenBLAS itself sees it too.
+ * smr_blas_set_num_threads changes it later (call it while no product
+ * runs).
+ */
+#include "blas.h"
+#include "internal.h"
+#include "kernels.h"
+#include "smr_config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#if SMR_HAVE_BLAS
+
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Up to this many columns (k, the classes) the ISA's own blocked kernels
+   (src/kernels_simd.h) beat single-threaded OpenBLAS, whose kernels are
+   built for wide matrices: measured on Zen 4 (OpenBLAS 0.3.21, Cooperlake
+   core), n = 60000, d = 784, k = 10: linear_forward 22 ms vs 43 ms (f32),
+   38 ms vs 111 ms (f64); at k = 64 about even, from k = 128 on OpenBLAS
+   even or ahead. So with one BLAS thread those shapes stay with the ISA;
+   with more threads OpenBLAS takes them all. */
+#define BUILTIN_MAX_K 64
+
+static bool builtin_wins(size_t k) { return k <= BUILTIN_MAX_K && smr_blas_num_threads() == 1; }
+
+/* The chosen thread count, 0 for OpenBLAS's own (see the top). */
+static atomic_int wanted_threads = 0;
+static pthread_once_t handed_once = PTHREAD_ONCE_INIT;
+
+static void hand_threads(void) {
+  const int n = atomic_load_explicit(&wanted_threads, memory_order_relaxed);
+  if (n > 0) smr_blas_set_num_threads(n);
+}
+
+/* Before a product reaches the BLAS: it runs on the chosen threads. */
+static void blas_ready(void) { (void)pthread_once(&handed_once, hand_threads); }
+
+#define T float
+#define SFX f32
+#define GEMM cblas_sgemm
+#include "blas_tmpl.h"
+#undef T
+#undef SFX
+#undef GEMM
+
+#define T double
+#define SFX f64
+#define GEMM cblas_dgemm
+#include "blas_tmpl.h"
+#undef T
+#undef SFX
+#undef GEMM
+
+void smr_blas_install(struct smr_kernels *t) {
+  t->f32.linear_forward = blas_linear_forward_f32;
+  t->f32.xt_g = blas_xt_g_f32;
+  t->f64.linear_forward = blas_linear_forward_f64;
+  t->f64.xt_g = blas_xt_g_f64;
+}
+
+/* An integer >= 1 (the whole string), or 0. */
+static int env_threads(const char *name) {
+  const char *v = getenv(name);
+  if (v == NULL || v[0] == '\0') return 0;
+  char *end;
+  errno = 0;
+  const long n = strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < 1 || n > INT_MAX) return 0;
+  return (int)n;
+}
+
+void smr_blas_init(void) {
+  int n = env_threads("SMR_NUM_THREADS");
+  if (n == 0) {
+    const char *ob = getenv("OPENBLAS_NUM_THREADS");
+    n = ob != NULL && ob[0] != '\0' ? 0 : 1;
+  }
+  atomic_store_explicit(&wanted_threads, n, memory_order_relaxed);
+}
+
+#if SMR_HAVE_OPENBLAS
+
+void smr_blas_set_num_threads(int n) {
+  atomic_store_explicit(&wanted_threads, n < 1 ? 0 : n, memory_order_relaxed);
+  openblas_set_num_threads(n < 1 ? 0 : n);
+}
+
+int smr_blas_num_threads(void) {
+  const int n = atomic_load_explicit(&wanted_threads, memory_order_relaxed);
+  return n > 0 ? n : openblas_get_num_threads();
+}
+
+const char *smr_blas_name(void) {
+  static _Thread_local char buf[160];
+  (void)smr_kernels_active(); /* the thread count has been chosen (init) */
+  /* openblas_get_config(): "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen
+     MAX_THREADS=64"; its first two words are the name and version */
+  const char *cfg = openblas_get_config();
+  int len = 0;
+  for (int words = 0; cfg[len] != '\0'; len++)
+    if (cfg[len] == ' ' && ++words == 2) break;
+  static const char *const modes[] = {"sequential", "pthread", "OpenMP"};
+  const int mode = openblas_get_parallel();
+  const int threads = smr_blas_num_threads();
+  snprintf(buf, sizeof buf, "%.*s (%s, %d thread%s, core %s)", len, cfg,
+           mode >= 0 && mode <= 2 ? modes[mode] : "unknown threading", threads,
+           threads == 1 ? "" : "s", openblas_get_corename());
+  return buf;
+}
+
+#else /* another CBLAS: no portable way to ask or set */
+
+void smr_blas_set_num_threads(int n) { (void)n; }
+
+int smr_blas_num_threads(void) { return 1; }
+
+const char *smr_blas_name(void) { return "CBLAS (not OpenBLAS: implementation unknown)"; }
+
+#endif
+
+#else /* no BLAS: the ISA's blocked kernels (src/kernels_simd.h) stay */
+
+void smr_blas_install(struct smr_kernels *t) { (void)t; }
+
+void smr_blas_init(void) {}
+
+void smr_blas_set_num_threads(int n) { (void)n; }
+
+int smr_blas_num_threads(void) { return 1; }
+
+const char *smr_blas_name(void) { return "none (built-in blocked GEMM)"; }
+
+#endif

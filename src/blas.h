@@ -1,0 +1,38 @@
+/*
+ * blas.h - the two matrix products of the kernel table (linear_forward,
+ * xt_g) through CBLAS, when the build has it (SMR_HAVE_BLAS: OpenBLAS,
+ * Debian libopenblas-dev). Internal, ISA-independent (src/blas.c).
+ */
+#ifndef SMR_BLAS_H
+#define SMR_BLAS_H
+
+struct smr_kernels;
+
+/* Overwrites linear_forward and xt_g of both dtypes in t with
+   cblas_sgemm / cblas_dgemm versions (which hand narrow products to the
+   active ISA's own kernels while the BLAS runs one thread). Without BLAS:
+   does nothing. */
+void smr_blas_install(struct smr_kernels *t);
+
+/* Chooses the thread count once, when the kernel tables are built
+   (dispatch.c); OpenBLAS gets it before its first product. See the top of
+   blas.c. Without BLAS: does nothing. */
+void smr_blas_init(void);
+
+/* What runs the matrix products, for `smr info`: e.g.
+   "OpenBLAS 0.3.21 (pthread, 1 thread, core Zen)", or
+   "none (built-in blocked GEMM)". Valid until the next call in the same
+   thread. */
+const char *smr_blas_name(void);
+
+/* The number of threads of the BLAS's matrix products, from now on
+   (process-wide: OpenBLAS has one setting; call it while no product runs).
+   n < 1: OpenBLAS's own default (OPENBLAS_NUM_THREADS, else one per
+   core). Without OpenBLAS: does nothing. */
+void smr_blas_set_num_threads(int n);
+
+/* The BLAS's thread count (1 without OpenBLAS). With 1, products of at
+   most 64 columns stay with the ISA's own kernels (blas.c). */
+int smr_blas_num_threads(void);
+
+#endif /* SMR_BLAS_H */
