@@ -11,12 +11,12 @@
  *                   (beta = 0 never reads dW, so NaN there does not leak).
  * GEMM sums the depth (d, n) in its own order: the results are within the
  * recursive-summation bound tests/test_isa.c checks, not bit-identical to
- * the built-in kernels. n = 0 is handled here (Z untouched; dW cleared
- * unless accumulating) and never reaches the BLAS. CBLAS takes int sizes:
- * more than INT_MAX rows go in slices; d or k beyond INT_MAX (a W of 8 GiB
- * and more) fall back to a plain loop. Narrow products (k <= BUILTIN_MAX_K
- * with one BLAS thread) stay with the active ISA's own kernels, which are
- * faster there (see below).
+ * the built-in kernels. n = 0 never reaches the BLAS. CBLAS takes int
+ * sizes: more than INT_MAX rows go in slices. Three cases go to the active
+ * ISA's own kernel instead: n = 0 in xt_g (it clears dW unless
+ * accumulating), d or k beyond INT_MAX (a W of 8 GiB and more), and narrow
+ * products (k <= BUILTIN_MAX_K with one BLAS thread), where it is faster
+ * (see below).
  *
  * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
  * would use them all in every product, from every thread that calls the

@@ -8,28 +8,11 @@
 
 #define FN(name) SMR_CAT(name, SFX)
 
-/* d or k beyond CBLAS's int: the definition, one row of Z at a time. */
-static void FN(plain_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n,
-                                     size_t d, size_t k) {
-  for (size_t i = 0; i < n; i++) {
-    T *zi = Z + i * k;
-    for (size_t j = 0; j < k; j++) zi[j] = b[j];
-    for (size_t f = 0; f < d; f++) {
-      const T x = X[i * d + f];
-      const T *wf = W + f * k;
-      for (size_t j = 0; j < k; j++) zi[j] += x * wf[j];
-    }
-  }
-}
-
 static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
                                     size_t k) {
-  if (builtin_wins(k)) {
+  /* narrow products, and d or k beyond CBLAS's int: the ISA's own kernel */
+  if (builtin_wins(k) || d > INT_MAX || k > INT_MAX) {
     smr_kernels_for(smr_isa_active())->SFX.linear_forward(X, W, b, Z, n, d, k);
-    return;
-  }
-  if (d > INT_MAX || k > INT_MAX) {
-    FN(plain_linear_forward)(X, W, b, Z, n, d, k);
     return;
   }
   blas_ready();
@@ -41,26 +24,12 @@ static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, si
   }
 }
 
-/* d or k beyond CBLAS's int: the definition, one row of X at a time. */
-static void FN(plain_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t f = 0; f < d; f++) {
-      const T x = X[i * d + f];
-      T *dwf = dW + f * k;
-      for (size_t j = 0; j < k; j++) dwf[j] += x * G[i * k + j];
-    }
-}
-
 static void FN(blas_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
                           bool accumulate) {
-  if (builtin_wins(k)) {
+  /* narrow products, n = 0 (dW cleared or kept), and d or k beyond CBLAS's
+     int: the ISA's own kernel */
+  if (builtin_wins(k) || n == 0 || d > INT_MAX || k > INT_MAX) {
     smr_kernels_for(smr_isa_active())->SFX.xt_g(X, G, dW, n, d, k, accumulate);
-    return;
-  }
-  if (n == 0 || d > INT_MAX || k > INT_MAX) {
-    if (!accumulate)
-      for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
-    FN(plain_xt_g)(X, G, dW, n, d, k);
     return;
   }
   blas_ready();

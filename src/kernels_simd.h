@@ -584,6 +584,17 @@ static void simd_log_softmax(const T *z, T *out, size_t n, size_t k) {
 /* Cross-entropy                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* the weight of row i (w NULL: 1) */
+static inline double row_weight(const T *w, size_t i) { return w != NULL ? (double)w[i] : 1.0; }
+
+/* p_label - 1 of a row with max m, label logit zl and rest (sum = 1 +
+   rest), without cancellation: at the max it is -rest / sum; elsewhere
+   p_label <= 1/2 and the subtraction is harmless. */
+static inline double label_q(double zl, T m, double rest) {
+  const double sum = 1.0 + rest;
+  return zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
+}
+
 /* total + w * ce, where a row of weight 0 adds exactly 0 */
 static inline double add_weighted(double total, double w, double ce) {
   return w != 0.0 ? total + w * ce : total;
@@ -621,7 +632,7 @@ static double ce_short(const T *z, const int32_t *labels, const T *w, size_t n, 
     const size_t b = short_block(zi, n - i, k, tv, false, ms, mb);
     if (b == 0) {
       const size_t label = (size_t)labels[i];
-      const double wi = w != NULL ? (double)w[i] : 1.0;
+      const double wi = row_weight(w, i);
       total = add_weighted(total, wi,
                            special_ce(zi, label, k, (double)scale * wi, g != NULL ? g + i * k : NULL,
                                       row_max(zi, k, tv, false), (double)zi[label]));
@@ -634,23 +645,16 @@ static double ce_short(const T *z, const int32_t *labels, const T *w, size_t n, 
     exp_block(zi, b * k, mb, tv, false, e);
     for (size_t r = 0; r < b; r++) rests[r] = row_rest(e + r * k, k, true);
     for (size_t r = 0; r < b; r++)
-      total = add_weighted(total, w != NULL ? (double)w[i + r] : 1.0,
-                           ((double)ms[r] - zls[r]) + log1p(rests[r]));
+      total = add_weighted(total, row_weight(w, i + r), ((double)ms[r] - zls[r]) + log1p(rests[r]));
     if (g != NULL) {
       for (size_t r = 0; r < b; r++) {
-        const double sum = 1.0 + rests[r];
-        const double sc = (double)scale * (w != NULL ? (double)w[i + r] : 1.0);
-        fill_row(mb + r * k, k, v_set1((T)(sc / sum)));
+        const double sc = (double)scale * row_weight(w, i + r);
+        fill_row(mb + r * k, k, v_set1((T)(sc / (1.0 + rests[r]))));
       }
       mul_block(e, b * k, mb);
-      for (size_t r = 0; r < b; r++) {
-        /* p_label - 1 as in the long-row path */
-        const double sum = 1.0 + rests[r];
-        const double q = zls[r] == (double)ms[r] ? -rests[r] / sum
-                                                  : exp(zls[r] - (double)ms[r]) / sum - 1.0;
-        const double sc = (double)scale * (w != NULL ? (double)w[i + r] : 1.0);
-        e[r * k + (size_t)labels[i + r]] = (T)(q * sc);
-      }
+      for (size_t r = 0; r < b; r++)
+        e[r * k + (size_t)labels[i + r]] =
+            (T)(label_q(zls[r], ms[r], rests[r]) * ((double)scale * row_weight(w, i + r)));
     }
     i += b;
   }
@@ -672,7 +676,7 @@ static double simd_ce_logits(const T *z, const int32_t *labels, const T *w, size
   for (size_t i = 0; i < n; i++, z += k) {
     const size_t label = (size_t)labels[i];
     const double zl = (double)z[label]; /* read before g (maybe z) is written */
-    const double wi = w != NULL ? (double)w[i] : 1.0, sc = (double)scale * wi;
+    const double wi = row_weight(w, i), sc = (double)scale * wi;
     if (g == NULL) {
       double sum = 0.0;
       const T m = online_row(z, k, &sum);
@@ -701,10 +705,8 @@ static double simd_ce_logits(const T *z, const int32_t *labels, const T *w, size
     }
     T *e = scratch != NULL ? scratch + (i % 2) * k : gi;
     const double rest = exp_row(z, k, m, tv, false, e, true, next_row(z, i, n, k), stream);
-    const double sum = 1.0 + rest;
-    /* p_label - 1: at the max it is -rest / sum; elsewhere p_label <= 1/2 */
-    const double q = zl == (double)m ? -rest / sum : exp(zl - (double)m) / sum - 1.0;
-    emit_row(stream, gi, e, k, (T)(sc / sum), gi + label, (T)(q * sc));
+    emit_row(stream, gi, e, k, (T)(sc / (1.0 + rest)), gi + label,
+             (T)(label_q(zl, m, rest) * sc));
     total = add_weighted(total, wi, ((double)m - zl) + log1p(rest));
   }
   pend_flush(&pd, k);

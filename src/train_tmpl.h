@@ -26,6 +26,24 @@ typedef struct {
 
 static size_t FN(fit_min)(size_t a, size_t b) { return a < b ? a : b; }
 
+/* A context for batches of at most bs rows: the workspace holds a row block
+   of at most o->workspace_bytes (at least one row). Buffers start NULL. */
+static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_options *o,
+                                size_t bs) {
+  FN(fit_ctx) c;
+  memset(&c, 0, sizeof c);
+  c.kt = kt;
+  c.m = m;
+  c.o = o;
+  c.d = m->d;
+  c.k = m->k;
+  c.dk = m->d * m->k;
+  c.l2 = o->l2;
+  const size_t cap_rows = o->workspace_bytes / (c.k * sizeof(T));
+  c.zrows = FN(fit_min)(bs, cap_rows > 0 ? cap_rows : 1);
+  return c;
+}
+
 /* (l2/2) ||W||^2, the penalty of the objective (bias unpenalized). */
 static double FN(l2_term)(const FN(fit_ctx) *c) {
   return c->l2 > 0.0 ? 0.5 * c->l2 * c->kt->sumsq(c->m->W, c->dk) : 0.0;
@@ -479,9 +497,6 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   const bool gather = bs < nt && o.shuffle;
   const bool copy_train = nv > 0 || o.standardize || m->mean != NULL;
   const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
-  /* rows per block of the logits workspace: the cap, at least one row */
-  const size_t cap_rows = o.workspace_bytes / (k * sizeof(T));
-  const size_t zrows = FN(fit_min)(bs, cap_rows > 0 ? cap_rows : 1);
 
   smr_status st = SMR_ENOMEM;
   T *Xt_own = NULL, *Xv = NULL, *Xb = NULL, *wt = NULL, *wb = NULL;
@@ -490,16 +505,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   unsigned char *mask = NULL;
   double *mean = NULL, *scale = NULL, *hist = NULL;
   size_t hcap = 0;
-  FN(fit_ctx) c;
-  memset(&c, 0, sizeof c);
-  c.kt = kt;
-  c.m = m;
-  c.o = &o;
-  c.d = d;
-  c.k = k;
-  c.dk = dk;
-  c.l2 = o.l2;
-  c.zrows = zrows;
+  FN(fit_ctx) c = FN(ctx_make)(kt, m, &o, bs);
   FN(lbfgs) L;
   memset(&L, 0, sizeof L);
   smr_param_snapshot ep = {NULL, NULL}, best = {NULL, NULL};
@@ -530,7 +536,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     if (weighted && (wb = smr_malloc_n(bs, sizeof(T))) == NULL) goto out;
   }
   if ((nv > 0 || gather) && (perm = smr_malloc_n(n, sizeof *perm)) == NULL) goto out;
-  c.Z = smr_malloc_n(zrows * k, sizeof(T));
+  c.Z = smr_malloc_n(c.zrows * k, sizeof(T));
   c.dW = smr_malloc_n(dk, sizeof(T));
   c.db = smr_malloc_n(k, sizeof(T));
   if (c.Z == NULL || c.dW == NULL || c.db == NULL) goto out;
@@ -756,17 +762,8 @@ smr_status FN(smr_objective)(const smr_model *m, const T *X, const int32_t *labe
   if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk)) return SMR_EOVERFLOW;
   if (!smr_labels_in_range(labels, n, k)) return SMR_ERANGE;
   const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
-  const size_t cap_rows = o.workspace_bytes / (k * sizeof(T));
-  FN(fit_ctx) c;
-  memset(&c, 0, sizeof c);
-  c.kt = &smr_kernels_active()->SFX;
-  c.m = (smr_model *)m; /* objective_grad only reads the parameters */
-  c.o = &o;
-  c.d = d;
-  c.k = k;
-  c.dk = dk;
-  c.l2 = o.l2;
-  c.zrows = FN(fit_min)(n, cap_rows > 0 ? cap_rows : 1);
+  /* objective_grad only reads the model's parameters */
+  FN(fit_ctx) c = FN(ctx_make)(&smr_kernels_active()->SFX, (smr_model *)m, &o, n);
   smr_status st = SMR_ENOMEM;
   T *Xs = NULL, *w = NULL;
   size_t *count = NULL;
