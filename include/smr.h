@@ -123,6 +123,35 @@ SMR_API smr_status smr_isa_select(smr_isa isa);
 SMR_API smr_status smr_isa_env_status(void);
 
 /* ------------------------------------------------------------------------ */
+/* Threads                                                                   */
+/* ------------------------------------------------------------------------ */
+/* One thread count for the whole process: the trainer's row-parallel
+   kernel calls (fit, smr_objective_*) run on a pool of that many threads
+   (the caller's included), and the BLAS's matrix products on as many; the
+   two take turns, so the machine never sees more. At first use it comes
+   from the environment: SMR_NUM_THREADS=N, else OPENBLAS_NUM_THREADS=N
+   (each an integer in [1, SMR_MAX_THREADS]; other values are ignored),
+   else 1. The public row-wise kernels below stay on the calling thread.
+
+   smr's own threads never change a result: the work is cut into the same
+   pieces for any count and the CE and bias-gradient (db) sums add the
+   pieces in the same order, so from the same logits the objective, the
+   losses and db are bit for bit the same on 1 or N threads. The logits Z
+   and dW come from the BLAS's matrix products, which OpenBLAS may round
+   differently on another thread count (and on one thread, products of at
+   most 64 classes run on smr's own kernels instead): across counts, fits
+   agree within rounding. On a given count every result is the same run
+   to run. */
+#define SMR_MAX_THREADS 256
+/* n in [1, SMR_MAX_THREADS], else SMR_EINVAL (nothing changes). Process-
+   wide; waits for a parallel job in flight. Also sets the BLAS's count
+   (OpenBLAS has one setting per process: a program calling OpenBLAS itself
+   sees it too). */
+SMR_API smr_status smr_set_num_threads(size_t n);
+/* The current count (>= 1). */
+SMR_API size_t smr_num_threads(void);
+
+/* ------------------------------------------------------------------------ */
 /* Row-wise kernels                                                          */
 /* ------------------------------------------------------------------------ */
 /* All operate on a row-major n x k matrix (n = 1 for a vector), k >= 1.
@@ -368,8 +397,8 @@ SMR_API smr_status smr_backward_f32(const smr_model *m, const float *X, const fl
    With validation_fraction f, round(f * n) rows are held out (at least one
    held out and one kept, else SMR_EINVAL). report->final_loss and
    final_val_loss are measured at the parameters fit returns.
-   Deterministic: the same model, data, options and ISA give the same
-   parameters bit for bit. */
+   Deterministic: the same model, data, options, ISA and thread count
+   (smr_set_num_threads) give the same parameters bit for bit. */
 SMR_API smr_status smr_fit_f32(smr_model *m, const float *X, const int32_t *labels, size_t n,
                                const smr_fit_options *opt, smr_fit_report *report);
 /* The objective smr_fit minimizes, at the model's current parameters:

@@ -20,22 +20,16 @@
  *
  * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
  * would use them all in every product, from every thread that calls the
- * library. smr's other kernels are single-threaded, and a caller that runs
- * fits in parallel would oversubscribe the machine, so when the kernel
- * tables are built (smr_blas_init, once per process) the thread count is
- * chosen:
- *   - SMR_NUM_THREADS=N (an integer >= 1): N threads;
- *   - else, when OPENBLAS_NUM_THREADS is set, the number OpenBLAS read
- *     from it at load time;
- *   - else 1 thread.
- * It is handed to OpenBLAS (openblas_set_num_threads) just before the first
+ * library, on top of smr's own pool. So it gets smr's thread count
+ * (src/threads.c: smr_set_num_threads, else SMR_NUM_THREADS, else
+ * OPENBLAS_NUM_THREADS, else 1), chosen when the kernel tables are built
+ * (smr_blas_init, once per process). It is handed to OpenBLAS (openblas_set_num_threads) just before the first
  * product that reaches it, not at once: in a forked child OpenBLAS rebuilds
  * its thread pool on that call, which a process that never needs OpenBLAS
  * (only narrow products) should not pay for (under qemu-user each new
  * thread even prints the emulator's CPU warnings to stderr). The setting
  * is process-wide: a program that also calls OpenBLAS itself sees it too.
- * smr_blas_set_num_threads changes it later (call it while no product
- * runs).
+ * smr_blas_set_num_threads (from smr_set_num_threads) changes it later.
  */
 #include "blas.h"
 #include "internal.h"
@@ -48,7 +42,6 @@
 #if SMR_HAVE_BLAS
 
 #include <cblas.h>
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -104,24 +97,8 @@ void smr_blas_install(struct smr_kernels *t) {
   t->f64.xt_g = blas_xt_g_f64;
 }
 
-/* An integer >= 1 (the whole string), or 0. */
-static int env_threads(const char *name) {
-  const char *v = getenv(name);
-  if (v == NULL || v[0] == '\0') return 0;
-  char *end;
-  errno = 0;
-  const long n = strtol(v, &end, 10);
-  if (errno != 0 || *end != '\0' || n < 1 || n > INT_MAX) return 0;
-  return (int)n;
-}
-
-void smr_blas_init(void) {
-  int n = env_threads("SMR_NUM_THREADS");
-  if (n == 0) {
-    const char *ob = getenv("OPENBLAS_NUM_THREADS");
-    n = ob != NULL && ob[0] != '\0' ? 0 : 1;
-  }
-  atomic_store_explicit(&wanted_threads, n, memory_order_relaxed);
+void smr_blas_init(int threads) {
+  atomic_store_explicit(&wanted_threads, threads < 1 ? 0 : threads, memory_order_relaxed);
 }
 
 #if SMR_HAVE_OPENBLAS
@@ -168,7 +145,7 @@ const char *smr_blas_name(void) { return "CBLAS (not OpenBLAS: implementation un
 
 void smr_blas_install(struct smr_kernels *t) { (void)t; }
 
-void smr_blas_init(void) {}
+void smr_blas_init(int threads) { (void)threads; }
 
 void smr_blas_set_num_threads(int n) { (void)n; }
 

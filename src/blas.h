@@ -14,10 +14,10 @@ struct smr_kernels;
    does nothing. */
 void smr_blas_install(struct smr_kernels *t);
 
-/* Chooses the thread count once, when the kernel tables are built
-   (dispatch.c); OpenBLAS gets it before its first product. See the top of
-   blas.c. Without BLAS: does nothing. */
-void smr_blas_init(void);
+/* The BLAS's thread count from the start (smr_threads_init, once, when
+   the kernel tables are built); OpenBLAS gets it before its first product.
+   See the top of blas.c. Without BLAS: does nothing. */
+void smr_blas_init(int threads);
 
 /* What runs the matrix products, for `smr info`: e.g.
    "OpenBLAS 0.3.21 (pthread, 1 thread, core Zen)", or

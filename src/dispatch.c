@@ -19,6 +19,7 @@
  * ISA's blocked kernels and the scalar reference in one process.
  */
 #include "blas.h"
+#include "threads.h"
 #include "internal.h"
 #include "kernels.h"
 #include "smr_config.h"
@@ -146,8 +147,8 @@ static void dispatch_init(void) {
     tables[isas[i].isa] = running;
     available[isas[i].isa] = true;
   }
+  smr_threads_init();
 #if SMR_HAVE_BLAS
-  smr_blas_init();
   for (int i = 0; i < SMR_ISA_COUNT; i++) {
     blas_tables[i] = tables[i];
     if (available[i]) smr_blas_install(&blas_tables[i]);

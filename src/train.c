@@ -5,15 +5,27 @@
      Z  = X W + b                    linear_forward
      G  = (softmax(Z) - Y) / n       ce_logits (in place, also the CE sum)
      dW = X^T G + l2 W, db = colsum G  xt_g, colsum, axpy
-     W -= lr dW, b -= lr db          axpy */
+     W -= lr dW, b -= lr db          axpy
+   The CE pass and the column sums run on smr's threads (src/threads.h) in
+   tasks of a fixed size; the matrix products on the BLAS's. */
 #include "kernels.h"
 #include "model_internal.h"
+#include "threads.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Row-parallel CE (train_tmpl.h, ce_block): elements per task (a task is
+   ceil(PAR_TASK_ELEMS / k) rows, whatever the thread count: 64 KiB of f32
+   logits stay in L2 between the CE pass and the column sums), and how many
+   tasks one parallel job takes: at most PAR_WAVE_MAX, and at most
+   PAR_WAVE_ELEMS / k (the column sums of a wave wait in a buffer), but at
+   least two per thread. */
+#define PAR_TASK_ELEMS ((size_t)16384)
+#define PAR_WAVE_MAX ((size_t)64)
+#define PAR_WAVE_ELEMS ((size_t)1 << 19)
 
 static const double smr_pi = 3.14159265358979323846;
 

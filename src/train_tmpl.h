@@ -17,6 +17,10 @@ typedef struct {
   double l2;
   T *Z;         /* zrows x k: logits, then gradients in place */
   size_t zrows; /* rows per block: the workspace cap, at most the batch */
+  size_t crows; /* rows per task of the row-parallel CE (see ce_block) */
+  size_t wave;  /* tasks per parallel job */
+  double *wce;  /* wave: each task's CE sum */
+  T *wdb;       /* wave x k: each task's column sums of G */
   T *dW, *db;   /* d x k, k: the gradient of the last evaluation */
   smr_param_snapshot bak; /* the parameters before the current step */
   T *sW, *sb, *tW, *tb;   /* sgd: velocity (sW, sb); adam: m (tW, tb), v (sW, sb) */
@@ -41,7 +45,76 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_op
   c.l2 = o->l2;
   const size_t cap_rows = o->workspace_bytes / (c.k * sizeof(T));
   c.zrows = FN(fit_min)(bs, cap_rows > 0 ? cap_rows : 1);
+  c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
+  /* the wave only groups tasks into jobs (never changes a result): at
+     least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
+  c.wave = FN(fit_min)(PAR_WAVE_MAX, PAR_WAVE_ELEMS / c.k);
+  if (c.wave < 2 * smr_num_threads()) c.wave = 2 * smr_num_threads();
   return c;
+}
+
+/* The workspace Z and the per-task sums; false: out of memory (free with
+   ctx_free_buffers either way). */
+static bool FN(ctx_buffers)(FN(fit_ctx) *c) {
+  c->Z = smr_malloc_n(c->zrows * c->k, sizeof(T));
+  c->wce = smr_malloc_n(c->wave, sizeof(double));
+  c->wdb = smr_malloc_n(c->wave * c->k, sizeof(T));
+  return c->Z != NULL && c->wce != NULL && c->wdb != NULL;
+}
+
+static void FN(ctx_free_buffers)(FN(fit_ctx) *c) {
+  free(c->Z);
+  free(c->wce);
+  free(c->wdb);
+}
+
+/* One wave of CE tasks over a row block of Z. */
+typedef struct {
+  const FN(fit_ctx) *c;
+  T *Z;               /* the block */
+  const int32_t *y;
+  const T *w;         /* NULL: unweighted */
+  size_t rows;        /* of the block */
+  size_t first;       /* task number (in the block) of the wave's first */
+  T scale;
+  bool grad;
+} FN(ce_wave);
+
+static void FN(ce_task)(void *arg, size_t t) {
+  const FN(ce_wave) *j = arg;
+  const FN(fit_ctx) *c = j->c;
+  const size_t r0 = (j->first + t) * c->crows;
+  const size_t rows = FN(fit_min)(c->crows, j->rows - r0);
+  T *z = j->Z + r0 * c->k;
+  c->wce[t] = c->kt->ce_logits(z, j->y + r0, j->w != NULL ? j->w + r0 : NULL, rows, c->k,
+                               j->scale, j->grad ? z : NULL);
+  if (j->grad) c->kt->colsum(z, c->wdb + t * c->k, rows, c->k, false);
+}
+
+/* The row-parallel part of the pipeline on a block of `rows` logits in Z:
+   returns sum_i w_i CE_i over the block, and with grad, Z <- G = w (softmax
+   - Y) * scale in place and db (+)= the column sums of G (db = when
+   !accumulate). The block is cut into tasks of crows rows (a function of k
+   alone); each task's CE sum and column sums are added in task order. So
+   the result is the same for any thread count, on one thread too. */
+static double FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, size_t rows, T scale,
+                           bool grad, bool accumulate) {
+  const size_t ntasks = (rows + c->crows - 1) / c->crows;
+  FN(ce_wave) j = {c, c->Z, y, w, rows, 0, scale, grad};
+  double s = 0.0;
+  for (; j.first < ntasks; j.first += c->wave) {
+    const size_t nt = FN(fit_min)(c->wave, ntasks - j.first);
+    smr_parallel_for(nt, FN(ce_task), &j);
+    for (size_t t = 0; t < nt; t++) {
+      s += c->wce[t];
+      if (!grad) continue;
+      if (!accumulate && j.first + t == 0)
+        memcpy(c->db, c->wdb, c->k * sizeof(T));
+      else
+        c->kt->axpy(c->k, (T)1, c->wdb + t * c->k, c->db);
+    }
+  }
+  return s;
 }
 
 /* (l2/2) ||W||^2, the penalty of the objective (bias unpenalized). */
@@ -57,16 +130,17 @@ static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, con
   for (size_t r = 0; r < n; r += c->zrows) {
     size_t rows = FN(fit_min)(c->zrows, n - r);
     c->kt->linear_forward(X + r * c->d, c->m->W, c->m->b, c->Z, rows, c->d, c->k);
-    s += c->kt->ce_logits(c->Z, y + r, w != NULL ? w + r : NULL, rows, c->k, (T)1, NULL);
+    s += FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, (T)1, false, false);
   }
   return s;
 }
 
 /* The objective on nb rows at the current parameters, and its gradient
    into dW, db. The fused pipeline, one row block of the workspace at a
-   time: Z = X W + b (GEMM), Z <- G = w (softmax(Z) - Y) / nb in place (the
-   CE sum on the way), dW (+)= X^T G (GEMM), db (+)= column sums of G; then
-   dW += l2 W. No other n x k buffer, no other pass over Z. */
+   time: Z = X W + b (GEMM), Z <- G = w (softmax(Z) - Y) / nb in place with
+   the CE sum and db (+)= column sums of G on the way (ce_block, row-
+   parallel), dW (+)= X^T G (GEMM); then dW += l2 W. No other n x k buffer;
+   the column sums read each task's rows while they are in cache. */
 static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
                                  size_t nb) {
   const KTABLE *kt = c->kt;
@@ -77,9 +151,8 @@ static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, c
     const size_t rows = FN(fit_min)(c->zrows, nb - r);
     const T *xr = X + r * c->d;
     kt->linear_forward(xr, W, b, c->Z, rows, c->d, c->k);
-    ce += kt->ce_logits(c->Z, y + r, w != NULL ? w + r : NULL, rows, c->k, scale, c->Z);
+    ce += FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, scale, true, r > 0);
     kt->xt_g(xr, c->Z, c->dW, rows, c->d, c->k, r > 0);
-    kt->colsum(c->Z, c->db, rows, c->k, r > 0);
   }
   if (c->l2 > 0.0) kt->axpy(c->dk, (T)c->l2, W, c->dW);
   c->evals++;
@@ -536,10 +609,9 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     if (weighted && (wb = smr_malloc_n(bs, sizeof(T))) == NULL) goto out;
   }
   if ((nv > 0 || gather) && (perm = smr_malloc_n(n, sizeof *perm)) == NULL) goto out;
-  c.Z = smr_malloc_n(c.zrows * k, sizeof(T));
   c.dW = smr_malloc_n(dk, sizeof(T));
   c.db = smr_malloc_n(k, sizeof(T));
-  if (c.Z == NULL || c.dW == NULL || c.db == NULL) goto out;
+  if (!FN(ctx_buffers)(&c) || c.dW == NULL || c.db == NULL) goto out;
   if (o.solver == SMR_SOLVER_SGD || o.solver == SMR_SOLVER_ADAM) {
     /* optimizer state starts at 0 (calloc: all-bits-zero is 0.0) */
     c.sW = calloc(dk, sizeof(T));
@@ -736,7 +808,7 @@ out:
   free(mean);
   free(scale);
   free(hist);
-  free(c.Z);
+  FN(ctx_free_buffers)(&c);
   free(c.dW);
   free(c.db);
   free(c.sW);
@@ -767,10 +839,9 @@ smr_status FN(smr_objective)(const smr_model *m, const T *X, const int32_t *labe
   smr_status st = SMR_ENOMEM;
   T *Xs = NULL, *w = NULL;
   size_t *count = NULL;
-  c.Z = smr_malloc_n(c.zrows * k, sizeof(T));
   c.dW = dW != NULL ? dW : smr_malloc_n(dk, sizeof(T));
   c.db = db != NULL ? db : smr_malloc_n(k, sizeof(T));
-  if (c.Z == NULL || c.dW == NULL || c.db == NULL) goto out;
+  if (!FN(ctx_buffers)(&c) || c.dW == NULL || c.db == NULL) goto out;
   if (m->mean != NULL) {
     if ((Xs = smr_malloc_n(nd, sizeof(T))) == NULL) goto out;
     c.kt->standardize(X, m->mean, m->scale, Xs, n, d);
@@ -787,7 +858,7 @@ smr_status FN(smr_objective)(const smr_model *m, const T *X, const int32_t *labe
   *obj = FN(objective_grad)(&c, Xs != NULL ? Xs : X, labels, w, n);
   st = SMR_OK;
 out:
-  free(c.Z);
+  FN(ctx_free_buffers)(&c);
   if (dW == NULL) free(c.dW);
   if (db == NULL) free(c.db);
   free(Xs);

@@ -164,6 +164,15 @@ if grep -q '^blas: OpenBLAS' "$tmp/out"; then
   expect "info: SMR_NUM_THREADS=2 gives OpenBLAS 2 threads" \
     '/^blas: OpenBLAS .*, 2 threads, / { f = 1 } END { exit !f }'
 fi
+# smr's own thread count (src/threads.c): SMR_NUM_THREADS, else
+# OPENBLAS_NUM_THREADS, else 1; other values are ignored
+for case in ":1" "SMR_NUM_THREADS=3:3" "OPENBLAS_NUM_THREADS=2:2" "SMR_NUM_THREADS=2 OPENBLAS_NUM_THREADS=3:2" \
+            "SMR_NUM_THREADS=0:1" "SMR_NUM_THREADS=x OPENBLAS_NUM_THREADS=2:2" "SMR_NUM_THREADS=257:1"; do
+  vars=${case%:*}
+  # shellcheck disable=SC2086 # the variables are separate words on purpose
+  check "info with '$vars'" env -u SMR_NUM_THREADS -u OPENBLAS_NUM_THREADS $vars "$SMR" info
+  expect "info with '$vars' reports threads: ${case##*:}" "/^threads: ${case##*:}\$/ { f = 1 } END { exit !f }"
+done
 check "SMR_ISA=scalar smr info" env SMR_ISA=scalar "$SMR" info
 expect "SMR_ISA=scalar: active scalar, honoured" \
   '/^active: scalar$/ { a = 1 } /^SMR_ISA: "scalar" honoured/ { h = 1 } END { exit !(a && h) }'
@@ -532,9 +541,19 @@ check "train 70000 rows --workspace-mb 1" "$SMR" train "$tmp/blocks.csv" --solve
   --workspace-mb 1 -o "$MS"
 same_as "$(objective)" "$ws_obj" "--workspace-mb 1 (two row blocks) gives the same objective"
 
+# threads: the CE sums are the same on any count; the products of the BLAS
+# may round differently, so the objective agrees to the printed digits
+check "train 70000 rows --threads 2" "$SMR" train "$tmp/blocks.csv" --solver lbfgs --l2 0.01 \
+  --threads 2 -o "$MS"
+same_as "$(objective)" "$ws_obj" "--threads 2 reaches the same objective"
+check "train --threads 2, twice" "$SMR" train "$tmp/blocks.csv" --solver lbfgs --l2 0.01 \
+  --threads 2 -o "$tmp/t2.smr"
+if cmp -s "$MS" "$tmp/t2.smr"; then ok "two runs on 2 threads write the same model file"
+else bad "two runs on 2 threads write the same model file"; fi
+
 run "$SMR" train --help
 for o in --solver --momentum --nesterov --beta1 --beta2 --adam-eps --lbfgs-history --tol \
-         --class-weight --sample-weight-column --workspace-mb; do
+         --class-weight --sample-weight-column --workspace-mb --threads; do
   if grep -q -- "$o" "$tmp/out"; then ok "train --help documents $o"; else bad "train --help documents $o"; fi
 done
 
@@ -547,6 +566,7 @@ for bad_opt in "--solver bogus" "--solver GD" "--solver=" "--momentum 1" "--mome
                "--class-weight 1,,2" "--class-weight 1,2," "--class-weight ,1" "--class-weight 1,-1,1" \
                "--class-weight 1,nan,1" "--class-weight 1,inf,1" "--class-weight=" "--workspace-mb 0" \
                "--workspace-mb -1" "--workspace-mb 1.5" "--workspace-mb 99999999999999999999" \
+               "--threads 0" "--threads 257" "--threads -1" "--threads 2x" "--threads=" \
                "--sample-weight-column=" "--nesterov=yes"; do
   # shellcheck disable=SC2086 # split the option and its value on purpose
   check_fail "train $bad_opt" 2 "$SMR" train "$tmp/missing.csv" -o "$MS" $bad_opt

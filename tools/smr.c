@@ -652,6 +652,10 @@ static void help_train(FILE *f) {
     "      --tol X                converged when max |gradient entry| <= X, >= 0;\n"
     "                             lbfgs stops there (default 1e-6)\n"
     "      --workspace-mb N       cap of the logits workspace in MiB, >= 1 (default 64)\n"
+    "      --threads N            threads of the CE pass and the matrix products,\n"
+    "                             1 to 256 (default: SMR_NUM_THREADS, else\n"
+    "                             OPENBLAS_NUM_THREADS, else 1); results agree\n"
+    "                             across counts within rounding\n"
     "\n"
     "Solvers (docs/TRAINING.md says when to pick each):\n"
     "      --solver S             gd|sgd|adam|lbfgs (default gd)\n"
@@ -694,7 +698,7 @@ enum {
   O_STANDARDIZE, O_VERBOSE, O_DTYPE, O_SEED, O_LABEL_COLUMN, O_DELIMITER, O_PROBA,
   O_TEMPERATURE, O_NO_LABELS, O_ISA, O_SHAPES, O_TIME, O_KERNELS, O_FORMAT,
   O_SOLVER, O_MOMENTUM, O_NESTEROV, O_BETA1, O_BETA2, O_ADAM_EPS, O_LBFGS_HISTORY, O_TOL,
-  O_CLASS_WEIGHT, O_SAMPLE_WEIGHT_COLUMN, O_WORKSPACE_MB
+  O_CLASS_WEIGHT, O_SAMPLE_WEIGHT_COLUMN, O_WORKSPACE_MB, O_THREADS
 };
 
 static const struct option train_opts[] = {
@@ -730,6 +734,7 @@ static const struct option train_opts[] = {
   {"class-weight", required_argument, NULL, O_CLASS_WEIGHT},
   {"sample-weight-column", required_argument, NULL, O_SAMPLE_WEIGHT_COLUMN},
   {"workspace-mb", required_argument, NULL, O_WORKSPACE_MB},
+  {"threads", required_argument, NULL, O_THREADS},
   {"output", required_argument, NULL, 'o'},
   {"help", no_argument, NULL, 'h'},
   {NULL, 0, NULL, 0},
@@ -834,6 +839,7 @@ typedef struct train_cfg {
   double *class_weights;            /* --class-weight W0,W1,...: owned */
   size_t num_class_weights;
   const char *sample_weight_column; /* --sample-weight-column NAME, or NULL */
+  size_t threads;                   /* --threads N, or 0: the environment's */
 } train_cfg;
 
 /* A usage error for the first solver-specific option given that does not
@@ -959,6 +965,7 @@ static int parse_train(int argc, char **argv, train_cfg *cfg) {
       if (ok) fo->workspace_bytes = mb << 20;
       break;
     }
+    case O_THREADS: ok = opt_size("--threads", optarg, 1, SMR_MAX_THREADS, &cfg->threads); break;
     default: return usage_fail("internal error: unhandled option");
     }
     if (!ok) return EXIT_USAGE;
@@ -1051,6 +1058,7 @@ static int cmd_train(int argc, char **argv) {
     return rc;
   }
 
+  if (cfg.threads != 0) (void)smr_set_num_threads(cfg.threads); /* in range: parsed */
   data_source src = {cfg.data, NULL, 0};
   smr_dataset *ds = NULL;
   smr_model *m = NULL;
@@ -2148,6 +2156,7 @@ static int cmd_info(int argc, char **argv) {
   printf("smr %s\n", smr_version());
   printf("zlib: %s\n", smr_has_zlib() ? "yes" : "no");
   printf("blas: %s\n", smr_blas_name());
+  printf("threads: %zu\n", smr_num_threads());
   printf("isa      compiled  available\n");
   for (int i = 0; i < SMR_ISA_COUNT; i++) {
     smr_isa isa = (smr_isa)i;
@@ -2194,7 +2203,8 @@ static void help_main(FILE *f) {
     "  -h, --help                 this help\n"
     "      --version              print the version\n"
     "\n"
-    "Environment: SMR_ISA=scalar|avx2|avx512|neon selects the kernels.\n"
+    "Environment: SMR_ISA=scalar|avx2|avx512|neon selects the kernels;\n"
+    "SMR_NUM_THREADS=N the threads of training and of the BLAS (default 1).\n"
     "Exit status: 0 success, 1 error, 2 usage error.\n");
 }
 

@@ -58,9 +58,9 @@
  *       call), on epoch's data: the target for perf record. Prints the
  *       median in ms.
  *
- * Threads: nothing is set here. The library's BLAS thread policy applies
- * (SMR_NUM_THREADS, else OPENBLAS_NUM_THREADS, else 1 thread); the JSON
- * records both variables.
+ * Threads: nothing is set here. The library's thread count applies to its
+ * pool and the BLAS (SMR_NUM_THREADS, else OPENBLAS_NUM_THREADS, else 1
+ * thread; smr.h); the JSON records both variables.
  */
 #include "kernels.h"
 #include "smr.h"
