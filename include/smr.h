@@ -271,9 +271,14 @@ typedef enum smr_solver {
                         (Nesterov: W -= lr * (grad + momentum*v)), the update
                         of PyTorch's optim.SGD                               */
   SMR_SOLVER_ADAM,   /* Adam with bias correction (PyTorch's optim.Adam)    */
-  SMR_SOLVER_LBFGS   /* full-batch L-BFGS with a strong-Wolfe line search;
+  SMR_SOLVER_LBFGS,  /* full-batch L-BFGS with a strong-Wolfe line search;
                         an epoch is one iteration; stops when the largest
                         gradient entry is <= tol                            */
+  SMR_SOLVER_AUTO    /* the default: lbfgs when the fit is full batch
+                        (batch_size 0 or >= the training rows), gd with
+                        mini-batches. lbfgs reaches the optimum in tens of
+                        iterations where gd takes thousands of epochs
+                        (docs/BENCHMARKS.md, "Training speed"). */
 } smr_solver;
 
 typedef enum smr_class_weight {
@@ -326,9 +331,10 @@ typedef struct smr_fit_options {
   smr_epoch_callback callback; /* may be NULL */
   void *callback_user;
 
-  /* the solver; default SMR_SOLVER_GD (the model's learning rate is the
-     step of gd, sgd and adam; lbfgs does not use it). lbfgs needs the full
-     batch (batch_size 0 or >= the training rows; SMR_EINVAL otherwise). */
+  /* the solver; default SMR_SOLVER_AUTO: lbfgs for a full batch, gd for
+     mini-batches (the model's learning rate is the step of gd, sgd and
+     adam; lbfgs does not use it). lbfgs needs the full batch (batch_size 0
+     or >= the training rows; SMR_EINVAL otherwise). */
   smr_solver solver;
   double momentum;       /* sgd: in [0, 1); default 0.9 */
   bool   nesterov;       /* sgd: Nesterov momentum; default false */
@@ -368,6 +374,7 @@ typedef struct smr_fit_report {
      stopped for that reason; the other solvers when it holds at the end). */
   double grad_norm; bool converged;
   size_t evaluations; /* objective + gradient evaluations (batches for gd, sgd, adam) */
+  smr_solver solver;  /* the solver that ran (never SMR_SOLVER_AUTO) */
 } smr_fit_report;
 
 /* ------------------------------------------------------------------------ */

@@ -50,7 +50,7 @@ smr_fit_options smr_fit_options_default(void) {
   o.standardize = false;
   o.callback = NULL;
   o.callback_user = NULL;
-  o.solver = SMR_SOLVER_GD;
+  o.solver = SMR_SOLVER_AUTO;
   o.momentum = 0.9;
   o.nesterov = false;
   o.beta1 = 0.9;
@@ -81,7 +81,9 @@ static bool solver_valid(const smr_fit_options *o) {
   case SMR_SOLVER_ADAM:
     return isfinite(o->beta1) && isfinite(o->beta2) && isfinite(o->adam_eps) && o->beta1 >= 0.0 &&
            o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0;
-  case SMR_SOLVER_LBFGS: return o->lbfgs_history >= 1 && isfinite(o->tol) && o->tol >= 0.0;
+  case SMR_SOLVER_LBFGS:
+  case SMR_SOLVER_AUTO: /* may become lbfgs */
+    return o->lbfgs_history >= 1 && isfinite(o->tol) && o->tol >= 0.0;
   }
   return false; /* a value outside the enum */
 }
@@ -183,6 +185,7 @@ static void report_empty(smr_fit_report *r) {
   r->grad_norm = NAN;
   r->converged = false;
   r->evaluations = 0;
+  r->solver = SMR_SOLVER_AUTO;
 }
 
 #define T float

@@ -549,7 +549,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
                        const smr_fit_options *opt, smr_fit_report *report) {
   report_empty(report);
   if (m == NULL || m->dtype != DT || n == 0 || X == NULL || labels == NULL) return SMR_EINVAL;
-  const smr_fit_options o = opt != NULL ? *opt : smr_fit_options_default();
+  smr_fit_options o = opt != NULL ? *opt : smr_fit_options_default();
   if (!options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
   const size_t d = m->d, k = m->k, dk = d * k;
   size_t nd, nk;
@@ -565,6 +565,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
 
   const size_t nt = n - nv;
   const size_t bs = (o.batch_size == 0 || o.batch_size >= nt) ? nt : o.batch_size;
+  if (o.solver == SMR_SOLVER_AUTO) o.solver = bs == nt ? SMR_SOLVER_LBFGS : SMR_SOLVER_GD;
   const bool lbfgs = o.solver == SMR_SOLVER_LBFGS;
   if (lbfgs && bs < nt) return SMR_EINVAL; /* L-BFGS is full batch */
   const bool gather = bs < nt && o.shuffle;
@@ -786,6 +787,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     report->grad_norm = FN(grad_inf)(&c);
     report->converged = lbfgs ? converged : report->grad_norm <= o.tol;
     report->evaluations = c.evals - 1; /* not counting the report's own */
+    report->solver = o.solver;
     report->stopped_early = stopped;
     report->loss_history = m->history;
     report->history_len = epochs_run;

@@ -438,7 +438,7 @@ check "train --solver lbfgs --batch-size 150 (full batch)" "$SMR" train "$IRIS" 
 same_as "$(objective)" "$lb_obj" "lbfgs with --batch-size n is the full batch"
 check "train --solver lbfgs --validation-fraction 0.2 --batch-size 120" "$SMR" train "$IRIS" \
   --solver lbfgs --standardize --validation-fraction 0.2 --batch-size 120 -o "$MS"
-check "train gd --tol 1 --epochs 20" "$SMR" train "$IRIS" --standardize --tol 1 --epochs 20 -o "$MS"
+check "train gd --tol 1 --epochs 20" "$SMR" train "$IRIS" --standardize --lr 0.1 --tol 1 --epochs 20 -o "$MS"
 expect "gd names its solver, runs all epochs and is converged at tol 1" \
   'index($0, "with solver gd for 20 epochs (ran all epochs") && index($0, "converged yes") { f = 1 }
    END { exit !f }'
@@ -586,11 +586,21 @@ for case in "gd:--momentum 0.5" "adam:--momentum 0.5" "lbfgs:--nesterov" "sgd:--
   if grep -q -- "${o%% *} .*$sv" "$tmp/err"; then ok "the message names ${o%% *} and $sv"
   else bad "the message names ${o%% *} and $sv"; fi
 done
+# the default solver: lbfgs for a full batch, gd when --lr, a schedule
+# option or --batch-size N > 0 is given
+check "train, no solver options" "$SMR" train "$IRIS" --standardize --l2 0.01 -o "$MS"
+expect "the default solver is lbfgs (full batch), at the optimum" \
+  'index($0, "with solver lbfgs for ") && index($0, "objective 0.243677,") { f = 1 } END { exit !f }'
+for o in "--lr 0.2" "--schedule cosine" "--batch-size 16" "--decay 0.1"; do
+  # shellcheck disable=SC2086 # the option and its value
+  check "train $o, no --solver" "$SMR" train "$IRIS" --standardize --epochs 5 $o -o "$MS"
+  expect "train $o: the default solver is gd" 'index($0, "with solver gd for 5 epochs") { f = 1 } END { exit !f }'
+done
 check_fail "--momentum with the default solver" 2 "$SMR" train "$IRIS" -o "$MS" --momentum 0.5
-if grep -q -- "--momentum applies only to --solver sgd, not to gd (the default solver)" "$tmp/err"; then
-  ok "the message says the default solver is gd"
+if grep -q -- "--momentum applies only to --solver sgd, not to lbfgs (the default solver)" "$tmp/err"; then
+  ok "the message says the default solver is lbfgs"
 else
-  bad "the message says the default solver is gd"
+  bad "the message says the default solver is lbfgs"
 fi
 check_fail "lbfgs with --batch-size below n" 2 "$SMR" train "$IRIS" -o "$MS" --solver lbfgs --batch-size 16
 if grep -q -- "--batch-size 16 is smaller than the 150 training rows" "$tmp/err"; then

@@ -572,10 +572,12 @@ START_TEST(test_solver_option_errors) {
   smr_model *m = new_model(SMR_F64, 2, 3, 0.1, 1);
   const double W0 = W_at(m, 0);
   double bad_w[10] = {1, 1, 1, -1, 1, 1, 1, 1, 1, 1}, nan_w[3] = {1, NAN, 1};
-  for (int c = 0; c < 16; c++) {
+  for (int c = 0; c < 18; c++) {
     smr_fit_options o = smr_fit_options_default();
     switch (c) {
     case 0: o.solver = (smr_solver)17; break;
+    case 16: o.lbfgs_history = 0; break; /* the default solver may be lbfgs */
+    case 17: o.solver = (smr_solver)(SMR_SOLVER_AUTO + 1); break;
     case 1: o.solver = SMR_SOLVER_SGD, o.momentum = 1.0; break;
     case 2: o.solver = SMR_SOLVER_SGD, o.momentum = -0.1; break;
     case 3: o.solver = SMR_SOLVER_ADAM, o.beta1 = 1.0; break;
@@ -595,7 +597,7 @@ START_TEST(test_solver_option_errors) {
     ck_assert_msg(fit_any(m, X, y, 10, &o, NULL) == SMR_EINVAL, "case %d accepted", c);
     double obj;
     ck_assert_msg(objective_any(m, X, y, 10, &o, &obj, NULL, NULL) == SMR_EINVAL ||
-                      c == 9 || c == 0 || (c >= 1 && c <= 7) || c == 15,
+                      c == 9 || c == 0 || (c >= 1 && c <= 7) || c >= 15,
                   "objective accepted case %d", c);
     ck_assert_double_eq(W_at(m, 0), W0);
   }
@@ -606,6 +608,39 @@ START_TEST(test_solver_option_errors) {
   o.epochs = 3;
   ck_assert_int_eq(fit_any(m, X, y, 10, &o, NULL), SMR_OK);
   smr_model_free(m);
+}
+END_TEST
+
+/* The default solver, SMR_SOLVER_AUTO: lbfgs for a full batch (also with
+   NULL options, and with batch_size >= the rows), gd with mini-batches,
+   bit for bit the fits of the explicit solvers; the report says which. */
+START_TEST(test_default_solver) {
+  const smr_dtype dt = dtypes[_i];
+  ck_assert_int_eq(smr_fit_options_default().solver, SMR_SOLVER_AUTO);
+  dataset ds = load("iris");
+  const size_t dk = ds.d * ds.k;
+  smr_model *a = new_model(dt, ds.d, ds.k, 0.5, 3), *b = new_model(dt, ds.d, ds.k, 0.5, 3);
+  for (int c = 0; c < 4; c++) {
+    smr_fit_options o = smr_fit_options_default(), e = o;
+    o.l2 = e.l2 = 1e-2;
+    e.solver = c < 3 ? SMR_SOLVER_LBFGS : SMR_SOLVER_GD;
+    if (c == 1) o.batch_size = ds.n;
+    if (c == 3) o.batch_size = e.batch_size = 32, o.epochs = e.epochs = 5;
+    smr_fit_report ra, rb;
+    ck_assert_int_eq(fit_any(a, ds.X, ds.y, ds.n, c == 2 ? NULL : &o, &ra), SMR_OK);
+    if (c == 2) e.l2 = 0.0; /* NULL options: the defaults */
+    ck_assert_int_eq(fit_any(b, ds.X, ds.y, ds.n, &e, &rb), SMR_OK);
+    ck_assert_int_eq(ra.solver, e.solver);
+    ck_assert_int_eq(rb.solver, e.solver);
+    ck_assert_uint_eq(ra.epochs_run, rb.epochs_run);
+    ck_assert(memcmp(smr_model_weights(a), smr_model_weights(b), dk * esize(dt)) == 0);
+    ck_assert(memcmp(smr_model_bias(a), smr_model_bias(b), ds.k * esize(dt)) == 0);
+    if (c == 0) /* the optimum of iris, l2 = 1e-2, within lbfgs's default tol */
+      ck_assert_double_le(fabs(ra.final_loss - REF_IRIS_1E2), 1e-6 * REF_IRIS_1E2);
+  }
+  smr_model_free(a);
+  smr_model_free(b);
+  dataset_free(&ds);
 }
 END_TEST
 
@@ -713,6 +748,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_warm_start_and_callback, 0, 2);
   tcase_add_test(tc, test_workspace_blocks);
   tcase_add_test(tc, test_solver_option_errors);
+  tcase_add_loop_test(tc, test_default_solver, 0, 2);
   tcase_add_loop_test(tc, test_two_class_logistic, 0, 2);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

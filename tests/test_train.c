@@ -111,6 +111,15 @@ static smr_model *new_model(smr_dtype dt, size_t d, size_t k, double lr, uint64_
   return m;
 }
 
+/* This file tests the gradient-descent trainer (the seed's): its options
+   start from the defaults with solver gd. The default solver
+   (SMR_SOLVER_AUTO: lbfgs for a full batch) is tested in test_solvers.c. */
+static smr_fit_options gd_options(void) {
+  smr_fit_options o = smr_fit_options_default();
+  o.solver = SMR_SOLVER_GD;
+  return o;
+}
+
 /* dtype-generic calls on double data (converted for f32 models). */
 static smr_status fit_any(smr_model *m, const double *X, const int32_t *y, size_t n,
                           const smr_fit_options *o, smr_fit_report *r) {
@@ -334,7 +343,7 @@ static void recorder_free(recorder *r) {
 /* ------------------------------------------------------------------------ */
 
 START_TEST(test_fit_options_default) {
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   ck_assert_uint_eq(o.epochs, 1000);
   ck_assert_uint_eq(o.batch_size, 0);
   ck_assert(o.l2 == 0.0);
@@ -370,7 +379,7 @@ START_TEST(test_linearly_separable_3class) {
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, 6.0, 201);
   smr_model *m = new_model(dt, d, k, 0.1, 202);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 300;
   o.batch_size = batch;
   smr_fit_report rep;
@@ -393,7 +402,7 @@ START_TEST(test_loss_decreases) {
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, 2.0, 211); /* overlapping classes */
   smr_model *m = new_model(dt, d, k, 0.2, 212);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 400;
   smr_fit_report rep;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, &rep), SMR_OK);
@@ -421,7 +430,7 @@ START_TEST(test_convergence) {
   make_blobs(X, y, n, d, k, 1.5, 221);
   round_to(dt, X, n * d);
   smr_model *m = new_model(dt, d, k, 0.5, 222);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 3000;
   o.l2 = 0.05;
   smr_fit_report rep;
@@ -452,7 +461,7 @@ START_TEST(test_single_sample) {
   double X[3] = {0.5, -1.0, 2.0};
   int32_t y[1] = {2};
   smr_model *m = new_model(dt, 3, 3, 0.5, 231);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 200;
   o.batch_size = 1; /* also the mini-batch path */
   smr_fit_report rep;
@@ -501,7 +510,7 @@ START_TEST(test_two_classes_logistic_regression) {
     for (size_t j = 0; j < d; j++) w[j] -= 2 * lr * gw[j];
     c -= 2 * lr * gc;
   }
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = E;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, NULL), SMR_OK);
   double tol = dt == SMR_F32 ? 1e-5 : 1e-12;
@@ -537,7 +546,7 @@ START_TEST(test_single_feature) {
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, 1, k, 8.0, 251);
   smr_model *m = new_model(dt, 1, k, 1.0, 252);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 2000;
   o.standardize = true;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, NULL), SMR_OK);
@@ -562,7 +571,7 @@ START_TEST(test_unbalanced_classes) {
     X[i * d] += y[i] ? 2.5 : -2.5;
   }
   smr_model *m = new_model(dt, d, 2, 0.5, 262);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 500;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, NULL), SMR_OK);
   int32_t *lab = xmalloc(n * sizeof *lab);
@@ -591,7 +600,7 @@ START_TEST(test_iris_integration) {
   int32_t *y;
   size_t n = load_iris(&X, &y);
   smr_model *m = new_model(dt, 4, 3, 0.5, 271);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.standardize = true;
   o.epochs = 2000;
   smr_fit_report rep;
@@ -625,7 +634,7 @@ START_TEST(test_iris_reference_optimum) {
   int32_t *y;
   size_t n = load_iris(&X, &y);
   smr_model *m = new_model(dt, 4, 3, 1.0, 281);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.standardize = true;
   o.l2 = 1e-2;
   o.epochs = 3000;
@@ -655,7 +664,7 @@ START_TEST(test_fit_deterministic) {
   double *X = xmalloc(n * d * sizeof *X);
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, 2.0, 291);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 50;
   o.batch_size = 16;
   o.shuffle_seed = 7;
@@ -696,7 +705,7 @@ START_TEST(test_report_and_history) {
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, 2.0, 301);
   smr_model *m = new_model(dt, d, k, 0.3, 302);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 25;
   o.l2 = 0.01;
   smr_fit_report rep;
@@ -714,7 +723,7 @@ START_TEST(test_report_and_history) {
   ck_assert_int_eq(fit_any(m, X, y, n, &o, &rep), SMR_OK);
   ck_assert_uint_eq(rep.history_len, 7);
   for (size_t e = 0; e < 7; e++) ck_assert(isfinite(rep.loss_history[e]));
-  /* Without a report and without options (defaults: 1000 epochs). */
+  /* Without a report and without options (the defaults: lbfgs here). */
   ck_assert_int_eq(fit_any(m, X, y, n, NULL, NULL), SMR_OK);
   free(X);
   free(y);
@@ -750,7 +759,7 @@ START_TEST(test_minibatch_no_shuffle) {
     }
     hist[e] = s / (long double)nb;
   }
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = E;
   o.batch_size = B;
   o.shuffle = false;
@@ -777,7 +786,7 @@ START_TEST(test_minibatch_shuffle) {
   double *X = xmalloc(n * d * sizeof *X);
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, 3.0, 321);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 20;
   o.batch_size = 10;
   smr_model *m[5];
@@ -797,7 +806,7 @@ START_TEST(test_minibatch_shuffle) {
   /* Reshuffled every epoch: epoch 2 of one fit is not epoch 1 again, so
      two fits of one epoch (each starting the order from the seed) differ
      from one fit of two epochs. */
-  o = smr_fit_options_default();
+  o = gd_options();
   o.batch_size = 10;
   o.shuffle_seed = 3;
   o.epochs = 2;
@@ -824,7 +833,7 @@ START_TEST(test_minibatch_shuffle) {
   }
   smr_model *mi = new_model(dt, q, 2, 0.5, 323);
   params p0 = params_of(mi);
-  o = smr_fit_options_default();
+  o = gd_options();
   o.epochs = 1;
   o.batch_size = 1;
   o.shuffle_seed = 99;
@@ -841,7 +850,7 @@ START_TEST(test_minibatch_shuffle) {
   const size_t sizes[3] = {0, n, 10 * n};
   for (size_t i = 0; i < 3; i++) {
     f[i] = new_model(dt, d, k, 0.1, 324);
-    o = smr_fit_options_default();
+    o = gd_options();
     o.epochs = 10;
     o.batch_size = sizes[i];
     o.shuffle_seed = i;
@@ -879,7 +888,7 @@ START_TEST(test_lr_schedules) {
   make_blobs(X, y, n, d, k, 1.0, 331);
   smr_model *m = new_model(SMR_F64, d, k, lr, 332);
   params start = params_of(m);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = E;
   o.schedule = sched;
   o.step_size = 3;
@@ -962,7 +971,7 @@ START_TEST(test_l2_objective_gradient) {
     gnum[t] = (jp - jm) / (2 * h);
   }
   double J0 = loss_any(m, X, y, n) + 0.5 * l2 * sumsq_W(m);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 1;
   o.l2 = l2;
   smr_fit_report rep;
@@ -1006,7 +1015,7 @@ START_TEST(test_l2_objective_gradient) {
 
   /* l2 shrinks the weights. */
   smr_model *a = new_model(SMR_F64, d, k, 0.5, 343), *c = new_model(SMR_F64, d, k, 0.5, 343);
-  o = smr_fit_options_default();
+  o = gd_options();
   o.epochs = 300;
   ck_assert_int_eq(smr_fit_f64(a, X, y, n, &o, NULL), SMR_OK);
   o.l2 = 0.1;
@@ -1032,7 +1041,7 @@ START_TEST(test_early_stopping_patience) {
   double *X = xmalloc(n * d * sizeof *X);
   int32_t *y = xmalloc(n * sizeof *y);
   make_blobs(X, y, n, d, k, use_val ? 0.8 : 1.5, 351);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 3000;
   o.early_stopping = true;
   o.patience = 7;
@@ -1120,7 +1129,7 @@ START_TEST(test_validation_split) {
   for (uint64_t seed = 1; seed <= 2; seed++) {
     smr_model *m = new_model(SMR_F64, n, k, 0.5, 361);
     params p0 = params_of(m);
-    smr_fit_options o = smr_fit_options_default();
+    smr_fit_options o = gd_options();
     o.epochs = 10;
     o.validation_fraction = 0.26; /* round(5.2) = 5 rows */
     o.shuffle_seed = seed;
@@ -1167,7 +1176,7 @@ START_TEST(test_validation_split) {
   /* Too few rows for the fraction: nothing held out (round(0.4) = 0) or
      nothing kept. */
   smr_model *m = new_model(SMR_F64, n, k, 0.5, 362);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 2;
   o.validation_fraction = 0.02;
   ck_assert_int_eq(smr_fit_f64(m, I, y, n, &o, NULL), SMR_EINVAL);
@@ -1203,7 +1212,7 @@ START_TEST(test_standardize_option) {
   for (size_t j = 0; j < d; j++) mean[j] /= n;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < d; j++) var[j] += (X[i * d + j] - mean[j]) * (X[i * d + j] - mean[j]);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 40;
   o.standardize = true;
   smr_model *a = new_model(dt, d, k, 0.3, 372);
@@ -1266,7 +1275,7 @@ START_TEST(test_callback_stop) {
   smr_model *m = new_model(dt, d, k, 0.3, 382), *ref = new_model(dt, d, k, 0.3, 382);
   recorder *rec = recorder_new(m, false);
   rec->stop_at = 4;
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 100;
   o.callback = record_epoch;
   o.callback_user = rec;
@@ -1281,7 +1290,7 @@ START_TEST(test_callback_stop) {
     ck_assert(rec->train[e] == rep.loss_history[e]);
     ck_assert(isnan(rec->val[e]));
   }
-  smr_fit_options o5 = smr_fit_options_default();
+  smr_fit_options o5 = gd_options();
   o5.epochs = 5;
   ck_assert_int_eq(fit_any(ref, X, y, n, &o5, &rep), SMR_OK);
   ck_assert(!rep.stopped_early);
@@ -1307,7 +1316,7 @@ static size_t stderr_lines_of_fit(bool verbose, size_t stop_at) {
   int32_t y[30];
   make_blobs(X, y, n, d, k, 2.0, 391);
   smr_model *m = new_model(SMR_F64, d, k, 0.1, 392);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 100;
   o.verbose = verbose;
   recorder *rec = recorder_new(m, false);
@@ -1372,7 +1381,7 @@ START_TEST(test_divergence_huge_learning_rate) {
   for (size_t i = 0; i < n * d; i++) X[i] *= xscale;
   smr_model *m = new_model(dt, d, k, lr, 402);
   params p0 = params_of(m);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 1000;
   smr_fit_report rep;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, &rep), SMR_ENONFINITE);
@@ -1419,7 +1428,7 @@ START_TEST(test_nonfinite_features) {
         size_t at = row * d + row % d;
         double saved = X[at];
         X[at] = bad[t];
-        smr_fit_options o = smr_fit_options_default();
+        smr_fit_options o = gd_options();
         o.epochs = 5;
         o.standardize = variant == 1;
         o.validation_fraction = variant == 2 ? 0.3 : 0.0;
@@ -1441,7 +1450,7 @@ START_TEST(test_nonfinite_features) {
   size_t es = esize(dt);
   void *W0 = xmalloc(nW(m) * es);
   memcpy(W0, smr_model_weights(m), nW(m) * es);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.standardize = true;
   smr_fit_report rep;
   ck_assert_int_eq(fit_any(m, X, y, n, &o, &rep), SMR_ENONFINITE);
@@ -1471,7 +1480,7 @@ START_TEST(test_fit_errors) {
   smr_model *m = new_model(dt, d, k, 0.1, 422);
   params p0 = params_of(m);
   smr_fit_report rep;
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 3;
 #define FIT(mm, xx, yy, nn, oo, rr)                                                            \
   (dt == SMR_F32 ? smr_fit_f32((mm), (const float *)(xx), (yy), (nn), (oo), (rr))              \
@@ -1560,7 +1569,7 @@ START_TEST(test_fit_inputs_not_modified) {
   memcpy(y0, y, sizeof y);
   void *X = to_dtype(dt, Xd, n * d), *X0 = to_dtype(dt, Xd, n * d);
   smr_model *m = new_model(dt, d, k, 0.1, 432);
-  smr_fit_options o = smr_fit_options_default();
+  smr_fit_options o = gd_options();
   o.epochs = 10;
   o.batch_size = 8;
   o.standardize = true;

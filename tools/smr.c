@@ -658,7 +658,8 @@ static void help_train(FILE *f) {
     "                             across counts within rounding\n"
     "\n"
     "Solvers (docs/TRAINING.md says when to pick each):\n"
-    "      --solver S             gd|sgd|adam|lbfgs (default gd)\n"
+    "      --solver S             gd|sgd|adam|lbfgs (default lbfgs; gd when --lr, a\n"
+    "                             schedule option or --batch-size N > 0 is given)\n"
     "      --momentum X           sgd: momentum in [0, 1) (default 0.9)\n"
     "      --nesterov             sgd: Nesterov momentum\n"
     "      --beta1 X              adam: in [0, 1) (default 0.9)\n"
@@ -799,7 +800,9 @@ static bool opt_class_weight(const char *s, smr_class_weight *cw, double **w, si
 enum {
   G_MOMENTUM = 1u << 0, G_NESTEROV = 1u << 1, G_BETA1 = 1u << 2, G_BETA2 = 1u << 3,
   G_ADAM_EPS = 1u << 4, G_LBFGS_HISTORY = 1u << 5, G_LR = 1u << 6, G_SCHEDULE = 1u << 7,
-  G_STEP_SIZE = 1u << 8, G_GAMMA = 1u << 9, G_DECAY = 1u << 10, G_LR_MIN = 1u << 11
+  G_STEP_SIZE = 1u << 8, G_GAMMA = 1u << 9, G_DECAY = 1u << 10, G_LR_MIN = 1u << 11,
+  /* the options of gd, sgd and adam only */
+  G_STEPPED_ONLY = G_LR | G_SCHEDULE | G_STEP_SIZE | G_GAMMA | G_DECAY | G_LR_MIN
 };
 
 typedef struct solver_only {
@@ -973,6 +976,12 @@ static int parse_train(int argc, char **argv, train_cfg *cfg) {
   if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
   if (a.npos != 1) return usage_fail(a.npos == 0 ? "missing DATA.csv" : "expected one DATA.csv");
   if (cfg->output == NULL) return usage_fail("missing -o MODEL (the model file to write)");
+  /* the default solver: lbfgs for a full batch (the library's
+     SMR_SOLVER_AUTO), but gd when a learning-rate option or a batch size
+     says the user means gradient steps */
+  if (!cfg->solver_set)
+    fo->solver = (cfg->given & G_STEPPED_ONLY) != 0 || fo->batch_size > 0 ? SMR_SOLVER_GD
+                                                                          : SMR_SOLVER_LBFGS;
   int rs = check_solver_options(cfg);
   if (rs != 0) return rs;
   if (cfg->csv.label_column != NULL && cfg->sample_weight_column != NULL &&
@@ -1478,14 +1487,15 @@ static void help_demo(FILE *f) {
     "\n"
     "Trains and evaluates softmax regression on the Iris data embedded in\n"
     "this binary (150 rows, 4 features, 3 classes): a seeded stratified\n"
-    "70/30 split, standardized inputs, full-batch gradient descent. Prints\n"
+    "70/30 split, standardized inputs, full-batch L-BFGS (l2 0.001) to\n"
+    "max |gradient| <= 1e-6, or gradient descent with --lr. Prints\n"
     "training and held-out accuracy, held-out log-loss, the held-out\n"
     "confusion matrix and the active instruction set.\n"
     "\n"
     "      --seed N               split and initialization seed (default 42)\n"
     "      --dtype f32|f64        model precision (default f64)\n"
-    "      --epochs N             epochs (default 1000)\n"
-    "      --lr X                 learning rate (default 0.5)\n"
+    "      --epochs N             epochs or L-BFGS iterations at most (default 1000)\n"
+    "      --lr X                 gradient descent with this learning rate\n"
     "      --isa NAME             use this instruction set (scalar, avx2, avx512, neon)\n"
     "  -h, --help                 this help\n",
     f);
@@ -1557,6 +1567,7 @@ static int cmd_demo(int argc, char **argv) {
   fo.epochs = 1000;
   fo.l2 = 1e-3;
   fo.standardize = true;
+  fo.solver = SMR_SOLVER_LBFGS;
   const char *isa_name = NULL;
   int c;
   while ((c = getopt_long(argc, argv, short_opts_plain, demo_opts, NULL)) != -1) {
@@ -1569,7 +1580,10 @@ static int cmd_demo(int argc, char **argv) {
     case O_SEED: ok = opt_u64("--seed", optarg, &seed); break;
     case O_DTYPE: ok = opt_dtype(optarg, &dtype); break;
     case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo.epochs); break;
-    case O_LR: ok = opt_double("--lr", optarg, GT0, &lr); break;
+    case O_LR:
+      ok = opt_double("--lr", optarg, GT0, &lr);
+      fo.solver = SMR_SOLVER_GD; /* a learning rate: gradient descent */
+      break;
     case O_ISA: isa_name = optarg; break;
     default: return usage_fail("internal error: unhandled option");
     }
@@ -1647,8 +1661,13 @@ static int cmd_demo(int argc, char **argv) {
   printf("smr %s demo: softmax regression on the embedded Iris data\n", smr_version());
   printf("data: %zu rows, %zu features, %zu classes; stratified 70/30 split (seed %" PRIu64
          "): %zu training, %zu held-out rows\n", n, d, k, seed, ntr, nte);
-  printf("model: %s, standardized inputs, full-batch gradient descent, lr %g, l2 %g, "
-         "%zu epochs (%.1f ms)\n", dtype_name(dtype), lr, fo.l2, rep.epochs_run, secs * 1e3);
+  if (fo.solver == SMR_SOLVER_GD)
+    printf("model: %s, standardized inputs, full-batch gradient descent, lr %g, l2 %g, "
+           "%zu epochs (%.1f ms)\n", dtype_name(dtype), lr, fo.l2, rep.epochs_run, secs * 1e3);
+  else
+    printf("model: %s, standardized inputs, full-batch L-BFGS, l2 %g, %zu iterations to "
+           "max |gradient| %.2g (%.1f ms)\n", dtype_name(dtype), fo.l2, rep.epochs_run,
+           rep.grad_norm, secs * 1e3);
   printf("training accuracy: %.4f (%zu/%zu)\n", acc, correct, ntr);
   printf("training log-loss: %.6f\n", train_loss);
   rc = report_eval(m, Xte, yte, nte, "held-out ");
