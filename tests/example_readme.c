@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   smr_model *m;
   CHECK(smr_model_create(&m, d, k, SMR_F64, 0.5, /*seed*/ 42));
   smr_fit_options opt = smr_fit_options_default();
-  opt.epochs = 1000; opt.l2 = 1e-3; opt.standardize = true;
+  opt.l2 = 1e-3; opt.standardize = true; /* solver: lbfgs (full batch) */
   smr_fit_report rep;
   CHECK(smr_fit_f64(m, X, labels, n, &opt, &rep));
   int32_t *pred = malloc(n * sizeof *pred), *pred2 = malloc(n * sizeof *pred2);
