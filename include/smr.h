@@ -137,10 +137,11 @@ SMR_API smr_status smr_isa_env_status(void);
    pieces for any count and the CE and bias-gradient (db) sums add the
    pieces in the same order, so from the same logits the objective, the
    losses and db are bit for bit the same on 1 or N threads. The logits Z
-   and dW come from the BLAS's matrix products, which OpenBLAS may round
-   differently on another thread count (and on one thread, products of at
-   most 64 classes run on smr's own kernels instead): across counts, fits
-   agree within rounding. On a given count every result is the same run
+   and dW of more than 64 classes come from the BLAS's matrix products,
+   which OpenBLAS may round differently on another thread count: there,
+   fits on different counts agree within rounding. Up to 64 classes the
+   products are smr's own on every count, and fits are bit for bit the
+   same on 1 or N threads. On a given count every result is the same run
    to run. */
 #define SMR_MAX_THREADS 256
 /* n in [1, SMR_MAX_THREADS], else SMR_EINVAL (nothing changes). Process-

@@ -35,6 +35,7 @@
 #include "internal.h"
 #include "kernels.h"
 #include "smr_config.h"
+#include "threads.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,11 +57,20 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
    built for wide matrices: measured on Zen 4 (OpenBLAS 0.3.21, Cooperlake
    core), n = 60000, d = 784, k = 10: linear_forward 22 ms vs 43 ms (f32),
    38 ms vs 111 ms (f64); at k = 64 about even, from k = 128 on OpenBLAS
-   even or ahead. So with one BLAS thread those shapes stay with the ISA;
-   with more threads OpenBLAS takes them all. */
+   even or ahead. So those shapes stay with the ISA, on any thread count:
+   linear_forward on smr's threads in row tasks (every row of Z is the
+   same whatever rows share a call, kernels_simd.h, so Z is the single
+   call's bit for bit), xt_g on the calling thread (its depth is n, which
+   only partial sums could split, changing the rounding with the count).
+   With OpenBLAS 0.3.21 on 2 threads instead, both products were slower
+   than this at n = 60000, d = 784, k = 10 (docs/BENCHMARKS.md); and
+   narrow fits stay bit for bit the same on every thread count. */
 #define BUILTIN_MAX_K 64
+/* rows per task of the threaded built-in linear_forward: whole 6-row
+   register tiles, 384 x 784 x 10 f32 is about 0.1 ms of work */
+#define FORWARD_TASK_ROWS 384
 
-static bool builtin_wins(size_t k) { return k <= BUILTIN_MAX_K && smr_blas_num_threads() == 1; }
+static bool builtin_wins(size_t k) { return k <= BUILTIN_MAX_K; }
 
 /* The chosen thread count, 0 for OpenBLAS's own (see the top). */
 static atomic_int wanted_threads = 0;
