@@ -356,8 +356,9 @@ typedef struct smr_fit_options {
   const double *class_weights;
 
   /* The logits workspace holds at most this many bytes (at least one row):
-     larger batches are processed in row blocks with the same result up to
-     the order of additions. Default 64 MiB; 0 is SMR_EINVAL. */
+     batches are processed in row blocks of about 4 MiB (at least 512 rows)
+     under this cap, with the same result up to the order of additions
+     (docs/TRAINING.md). Default 64 MiB; 0 is SMR_EINVAL. */
   size_t workspace_bytes;
 } smr_fit_options;
 

@@ -44,7 +44,13 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_op
   c.dk = m->d * m->k;
   c.l2 = o->l2;
   const size_t cap_rows = o->workspace_bytes / (c.k * sizeof(T));
-  c.zrows = FN(fit_min)(bs, cap_rows > 0 ? cap_rows : 1);
+  /* a block of about BLOCK_BYTES stays in L3 between the GEMM that writes
+     it, the CE pass and the GEMM that reads it, and its pages are touched
+     once per fit; at least BLOCK_MIN_ROWS rows keep the dW update of each
+     block (a pass over d x k) small next to its GEMM */
+  size_t rows = BLOCK_BYTES / (c.k * sizeof(T));
+  if (rows < BLOCK_MIN_ROWS) rows = BLOCK_MIN_ROWS;
+  c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap_rows > 0 ? cap_rows : 1));
   c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
   /* the wave only groups tasks into jobs (never changes a result): at
      least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
