@@ -114,6 +114,7 @@ void smr_parallel_for(size_t ntasks, void (*fn)(void *ctx, size_t task), void *c
     for (size_t t = 0; t < ntasks; t++) fn(ctx, t);
     return;
   }
+  /* read again under `busy`: smr_set_num_threads may have changed it */
   start_workers(atomic_load_explicit(&thread_count, memory_order_relaxed));
   if (pool.started == 0) {
     pthread_mutex_unlock(&pool.busy);

@@ -54,8 +54,9 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_op
   c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
   /* the wave only groups tasks into jobs (never changes a result): at
      least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
+  const size_t threads = smr_num_threads();
   c.wave = FN(fit_min)(PAR_WAVE_MAX, PAR_WAVE_ELEMS / c.k);
-  if (c.wave < 2 * smr_num_threads()) c.wave = 2 * smr_num_threads();
+  if (c.wave < 2 * threads) c.wave = 2 * threads;
   return c;
 }
 

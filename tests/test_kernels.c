@@ -42,6 +42,7 @@
  * Set SMR_TEST_VERBOSE=1 to print, per test, the worst error seen as a
  * fraction of its tolerance (useful when porting a kernel to a new ISA).
  */
+#include "check_util.h"
 #include "kernels.h"
 #include "isa_guard.h"
 #include "smr.h"
@@ -121,12 +122,6 @@ static size_t trng_below(trng *r, size_t bound) { return (size_t)(trng_next(r) %
 /* len values scale * N(0,1), rounded to the dtype. */
 static void fill_normal(int dt, double *z, size_t len, double scale, trng *r) {
   for (size_t i = 0; i < len; i++) z[i] = dt_round(dt, scale * trng_normal(r));
-}
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes > 0 ? bytes : 1);
-  ck_assert_ptr_nonnull(p);
-  return p;
 }
 
 /* ------------------------------------------------------------------------ */

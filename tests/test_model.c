@@ -8,6 +8,7 @@
  * regression). Error paths are exercised one by one.
  */
 #include "internal.h" /* smr_rng: reproducible test data */
+#include "check_util.h"
 #include "isa_guard.h"
 #include "smr.h"
 
@@ -25,12 +26,6 @@
 
 static const smr_dtype dtypes[2] = {SMR_F32, SMR_F64};
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  ck_assert_ptr_nonnull(p);
-  return p;
-}
-
 static void fill_normal(double *x, size_t len, double mu, double sd, uint64_t seed) {
   smr_rng r;
   smr_rng_seed(&r, seed);
@@ -44,8 +39,6 @@ static void fill_labels(int32_t *y, size_t n, size_t k, uint64_t seed) {
 }
 
 static double eps_of(smr_dtype dt) { return dt == SMR_F32 ? (double)FLT_EPSILON : DBL_EPSILON; }
-static size_t esize(smr_dtype dt) { return dt == SMR_F32 ? sizeof(float) : sizeof(double); }
-
 /* A buffer of the dtype holding x; for f32 the values are rounded and x is
    overwritten with the rounded values, so references see what the model
    sees. */
@@ -60,17 +53,6 @@ static void *as_dtype(smr_dtype dt, double *x, size_t len) {
     }
   }
   return out;
-}
-
-static double get_at(smr_dtype dt, const void *buf, size_t i) {
-  return dt == SMR_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-static void set_at(smr_dtype dt, void *buf, size_t i, double v) {
-  if (dt == SMR_F32)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
 }
 
 /* Sets W (d x k) and b (k) of a model from doubles (rounded to its dtype). */

@@ -10,6 +10,7 @@
  * API, the update rules written out here in double, and a binary logistic
  * regression fitted here by Newton's method in long double.
  */
+#include "check_util.h"
 #include "isa_guard.h"
 #include "smr.h"
 
@@ -23,14 +24,6 @@
 
 static const smr_dtype dtypes[2] = {SMR_F32, SMR_F64};
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  ck_assert_ptr_nonnull(p);
-  return p;
-}
-
-static size_t esize(smr_dtype dt) { return dt == SMR_F32 ? sizeof(float) : sizeof(double); }
-
 static void *to_dtype(smr_dtype dt, const double *x, size_t len) {
   void *out = xmalloc(len * esize(dt));
   for (size_t i = 0; i < len; i++) {
@@ -40,17 +33,6 @@ static void *to_dtype(smr_dtype dt, const double *x, size_t len) {
       ((double *)out)[i] = x[i];
   }
   return out;
-}
-
-static double get_at(smr_dtype dt, const void *buf, size_t i) {
-  return dt == SMR_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-static void set_at(smr_dtype dt, void *buf, size_t i, double v) {
-  if (dt == SMR_F32)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
 }
 
 /* xorshift-style generator for test data */

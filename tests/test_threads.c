@@ -9,6 +9,7 @@
  * parameters.
  */
 #include "blas.h"
+#include "check_util.h"
 #include "isa_guard.h"
 #include "smr.h"
 
@@ -24,25 +25,6 @@
 #include <unistd.h>
 
 static const smr_dtype dtypes[2] = {SMR_F32, SMR_F64};
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  ck_assert_ptr_nonnull(p);
-  return p;
-}
-
-static size_t esize(smr_dtype dt) { return dt == SMR_F32 ? sizeof(float) : sizeof(double); }
-
-static double get_at(smr_dtype dt, const void *buf, size_t i) {
-  return dt == SMR_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-static void set_at(smr_dtype dt, void *buf, size_t i, double v) {
-  if (dt == SMR_F32)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
-}
 
 static uint64_t rng_state = 1;
 static double urand(void) {

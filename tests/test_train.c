@@ -8,6 +8,7 @@
  * of /work/shared/data/README.md (scikit-learn, L-BFGS).
  */
 #include "internal.h" /* smr_rng: reproducible test data */
+#include "check_util.h"
 #include "isa_guard.h"
 #include "smr.h"
 
@@ -26,14 +27,6 @@
 
 static const smr_dtype dtypes[2] = {SMR_F32, SMR_F64};
 static const double PI = 3.14159265358979323846;
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  ck_assert_ptr_nonnull(p);
-  return p;
-}
-
-static size_t esize(smr_dtype dt) { return dt == SMR_F32 ? sizeof(float) : sizeof(double); }
 
 static void fill_normal(double *x, size_t len, double mu, double sd, uint64_t seed) {
   smr_rng r;
@@ -57,10 +50,6 @@ static void *to_dtype(smr_dtype dt, const double *x, size_t len) {
       ((double *)out)[i] = x[i];
   }
   return out;
-}
-
-static double get_at(smr_dtype dt, const void *buf, size_t i) {
-  return dt == SMR_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
 }
 
 static double W_at(smr_model *m, size_t i) {
