@@ -150,6 +150,15 @@ static inline double w_hsum(VA w) {
 
 #endif
 
+/* Double vectors whatever T is: the per-row log1p and exp of the
+   cross-entropy's short-row blocks (kernels_simd.h, d_map). */
+#define DW 4
+typedef __m256d VD;
+static inline VD d_load(const double *p) { return _mm256_loadu_pd(p); }
+static inline void d_store(double *p, VD v) { _mm256_storeu_pd(p, v); }
+static inline VD d_log1p(VD x) { return Sleef_log1pd4_u10avx2(x); }
+static inline VD d_exp(VD x) { return Sleef_expd4_u10avx2(x); }
+
 static inline bool vm_any(VM m) { return vm_bits(m) != 0; }
 static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount(vm_bits(m)); }
 static inline unsigned vm_first(VM m) {

@@ -117,6 +117,15 @@ static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_sub_pd(w.
 
 #endif
 
+/* Double vectors whatever T is: the per-row log1p and exp of the
+   cross-entropy's short-row blocks (kernels_simd.h, d_map). */
+#define DW 8
+typedef __m512d VD;
+static inline VD d_load(const double *p) { return _mm512_loadu_pd(p); }
+static inline void d_store(double *p, VD v) { _mm512_storeu_pd(p, v); }
+static inline VD d_log1p(VD x) { return Sleef_log1pd8_u10avx512f(x); }
+static inline VD d_exp(VD x) { return Sleef_expd8_u10avx512f(x); }
+
 static inline VM vm_or(VM a, VM b) { return (VM)(a | b); }
 static inline bool vm_any(VM m) { return m != 0; }
 static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount((unsigned)m); }

@@ -122,6 +122,15 @@ static inline double w_hsum(VA w) { return vaddvq_f64(vsubq_f64(w.s, w.c)); }
 
 #endif
 
+/* Double vectors whatever T is: the per-row log1p and exp of the
+   cross-entropy's short-row blocks (kernels_simd.h, d_map). */
+#define DW 2
+typedef float64x2_t VD;
+static inline VD d_load(const double *p) { return vld1q_f64(p); }
+static inline void d_store(double *p, VD v) { vst1q_f64(p, v); }
+static inline VD d_log1p(VD x) { return Sleef_log1pd2_u10advsimd(x); }
+static inline VD d_exp(VD x) { return Sleef_expd2_u10advsimd(x); }
+
 /* Tails through a stack buffer: only lanes < r touch memory. */
 static inline V v_load_part(const T *p, size_t r, T fill) { /* r < VW */
   T b[VW];
