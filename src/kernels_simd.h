@@ -294,7 +294,8 @@ static inline bool finite_max(T m) { return m > (T)-INFINITY && m < (T)INFINITY;
    mb, then one exp loop over the whole block, exp(z - mb), with every call
    full. The sums, scales and outputs stay per row and are the same
    operations as on the long-row path, so the results are bit for bit the
-   same. */
+   same, except the cross-entropy's per-row log1p(rest) and exp(z_y - m),
+   which come from SLEEF (1 ulp in double) instead of libm (ce_short). */
 #define SHORT_ROW (CHUNK / 8)
 /* rows per block at most (the per-row arrays of a block live on the stack) */
 #define SHORT_BLOCK 256
