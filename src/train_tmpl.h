@@ -338,6 +338,20 @@ static double FN(cubic_step)(double a, double fa, double da, double b, double fb
   return t;
 }
 
+/* The next trial step while f still descends at a1 (derivative d1 < 0)
+   after a0 < a1 (d0): where the secant of the derivative through the two
+   points reaches 0, the minimizer of the quadratic they define, kept within
+   [4 a1, LS_EXTRAPOLATE a1]; 4 a1 (MINPACK-2's dcsrch factor) when the
+   derivative did not grow. On a nearly linear stretch (the first
+   iteration from W = 0 on a wide problem: 20000 x 100 x 1000 went 1, 4,
+   16, 64) a fixed factor of 4 costs an evaluation per factor. */
+#define LS_EXTRAPOLATE 1000.0
+static double FN(extrapolate)(double a0, double d0, double a1, double d1) {
+  if (!(d1 > d0)) return 4.0 * a1;
+  const double s = a1 + (a1 - a0) * (-d1 / (d1 - d0));
+  return s < 4.0 * a1 ? 4.0 * a1 : s > LS_EXTRAPOLATE * a1 ? LS_EXTRAPOLATE * a1 : s;
+}
+
 /* Line search for a step a along dir satisfying the strong Wolfe
    conditions f(a) <= f0 + c1 a dphi0 and |dphi(a)| <= c2 |dphi0| (c1 =
    1e-4, c2 = 0.9; Nocedal & Wright, Algorithms 3.5 and 3.6, with cubic
@@ -351,7 +365,7 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
   const double c1 = 1e-4, c2 = 0.9, f0 = L->f;
   double a_prev = 0.0, f_prev = f0, d_prev = dphi0;
   double a_lo = 0.0, f_lo = f0, d_lo = dphi0, a_hi = 0.0, f_hi = f0, d_hi = dphi0;
-  double f_best = f0;
+  double f_best = f0, a_next = a;
   bool bracket = false, have_best = false;
   for (int it = 0; it < LS_MAX; it++) {
     double da;
@@ -372,6 +386,7 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
         keep = true;
       } else {
         keep = true; /* still descending: a longer step */
+        a_next = FN(extrapolate)(a_prev, d_prev, a, da);
         a_prev = a, f_prev = fa, d_prev = da;
       }
     } else {
@@ -394,7 +409,7 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
       have_best = true;
     }
     if (!bracket) {
-      a *= 4.0; /* extrapolate as MINPACK-2's dcsrch does (factor 4) */
+      a = a_next;
       continue;
     }
     if (fabs(a_hi - a_lo) <= 1e-14 * fmax(a_hi, a_lo)) break;
