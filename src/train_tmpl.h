@@ -700,7 +700,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
 
   /* ---- epochs ---- */
   size_t epochs_run = 0, steps_done = 0, wait = 0;
-  bool stopped = false, have_best = false, converged = false;
+  bool stopped = false, have_best = false, converged = false, restored = false;
   double best_v = INFINITY;
   const size_t every = o.epochs / 10 > 0 ? o.epochs / 10 : 1;
   st = SMR_OK;
@@ -779,7 +779,10 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     const bool go_on =
         o.callback == NULL || o.callback(o.callback_user, e, train_loss, vloss);
     if (plateau) {
-      if (have_best) smr_snapshot_restore(m, &best);
+      if (have_best) {
+        smr_snapshot_restore(m, &best);
+        restored = true;
+      }
       stopped = true;
     } else if (!go_on) {
       stopped = true;
@@ -815,11 +818,20 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   hist = NULL;
   if (report != NULL) {
     report->epochs_run = epochs_run;
-    /* the full-batch objective and gradient where fit leaves the model */
-    report->final_loss = FN(objective_grad)(&c, Xt, yt, wt, nt);
-    report->grad_norm = FN(grad_inf)(&c);
+    /* the full-batch objective and gradient where fit leaves the model:
+       L-BFGS holds them (its x is the model's parameters, read back) unless
+       early stopping restored other parameters; the same evaluation would
+       give the same values, one evaluation later */
+    const size_t evals = c.evals; /* not counting the report's own */
+    if (lbfgs && st == SMR_OK && !restored) {
+      report->final_loss = L.f;
+      report->grad_norm = FN(inf_norm)(L.g, L.P);
+    } else {
+      report->final_loss = FN(objective_grad)(&c, Xt, yt, wt, nt);
+      report->grad_norm = FN(grad_inf)(&c);
+    }
     report->converged = lbfgs ? converged : report->grad_norm <= o.tol;
-    report->evaluations = c.evals - 1; /* not counting the report's own */
+    report->evaluations = evals;
     report->solver = o.solver;
     report->stopped_early = stopped;
     report->loss_history = m->history;
