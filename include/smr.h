@@ -131,7 +131,12 @@ SMR_API smr_status smr_isa_env_status(void);
    two take turns, so the machine never sees more. At first use it comes
    from the environment: SMR_NUM_THREADS=N, else OPENBLAS_NUM_THREADS=N
    (each an integer in [1, SMR_MAX_THREADS]; other values are ignored),
-   else 1. The public row-wise kernels below stay on the calling thread.
+   else 1. The public row-wise kernels below (softmax, online softmax,
+   softmax with temperature, log-softmax, cross-entropy from logits) run
+   on the same pool when a call holds more than 2^18 elements: cut into
+   row tasks of about 2^18 elements, whatever the count. Their outputs
+   are bit for bit the same on 1 or N threads, and so is the cross-entropy
+   loss (the tasks' sums are added in task order, on one thread too).
 
    smr's own threads never change a result: the work is cut into the same
    pieces for any count and the CE and bias-gradient (db) sums add the

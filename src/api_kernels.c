@@ -13,9 +13,19 @@
  *   5. labels outside [0, k): SMR_ERANGE, nothing written.
  * Losses come back from the kernels as sums over rows and are divided by n
  * here; the fused gradient gets the scale 1/n.
+ *
+ * Threads: a call of more than API_TASK_ELEMS elements is cut into row
+ * tasks of about API_TASK_ELEMS elements (a function of k alone) run on
+ * smr's threads (threads.h; smr_set_num_threads). Rows are independent,
+ * so the outputs are the same bit for bit on any thread count. The
+ * cross-entropy's sum is cut the same way on one thread too and the
+ * tasks' sums are added in task order, so the loss is the same on any
+ * thread count as well. Each task tells the kernel the whole output's
+ * size (smr_stream_call_bytes) so large outputs are still streamed.
  */
 #include "internal.h"
 #include "kernels.h"
+#include "threads.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -45,6 +55,20 @@ static smr_status check_ce_logits(const void *z, const int32_t *labels, size_t n
   smr_status st = check_rows(n, k, z, labels);
   if (st != SMR_OK || n == 0) return st;
   return check_labels(labels, n, k);
+}
+
+/* elements per row task: 1 MiB of f32 input (the input and output of a
+   task stay in L2 on the machines we measure) */
+#define API_TASK_ELEMS ((size_t)1 << 18)
+/* tasks per wave of the cross-entropy (their sums live on the stack) */
+#define API_WAVE 64
+
+enum api_op { API_SOFTMAX, API_ONLINE, API_TEMPERATURE, API_LOG_SOFTMAX, API_CE };
+
+/* rows per task for rows of k elements */
+static size_t task_rows(size_t k) {
+  const size_t r = API_TASK_ELEMS / k;
+  return r > 0 ? r : 1;
 }
 
 #define T float

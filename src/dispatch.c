@@ -112,6 +112,7 @@ static const struct isa_desc isas[] = {
 /* ------------------------------------------------------------------------ */
 
 atomic_size_t smr_stream_min_bytes = (size_t)32 << 20;
+_Thread_local size_t smr_stream_call_bytes = 0;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct smr_kernels tables[SMR_ISA_COUNT]; /* written only by init */

@@ -105,6 +105,13 @@ const struct smr_kernels *smr_kernels_for(int isa);
    inputs. Read with relaxed loads; change it only while no kernel runs. */
 extern atomic_size_t smr_stream_min_bytes;
 
+/* The output bytes of the whole public call that a kernel call is one task
+   of (0 outside such a task): the public row kernels cut large calls into
+   row tasks on smr's threads (api_kernels.c) and set this around each
+   task, so that the streaming choice is made for the whole output, not
+   for the task's part of it. */
+extern _Thread_local size_t smr_stream_call_bytes;
+
 /* Installers, one per ISA folder. */
 void smr_scalar_install(struct smr_kernels *t);
 void smr_avx2_install(struct smr_kernels *t);   /* src/avx2/   */

@@ -156,7 +156,8 @@ static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t 
    next to the input read and the output write); these do not. Used when the
    output is at least smr_stream_min_bytes (src/kernels.h: the size of a
    large last-level cache, since smaller outputs may still be read from
-   cache by the caller) and a row at most STREAM_MAX_ROW_BYTES; when the
+   cache by the caller; the output of the whole public call when this is
+   one row task of it, smr_stream_call_bytes) and a row at most STREAM_MAX_ROW_BYTES; when the
    layer has no streaming store or the scratch row cannot be allocated,
    the plain path runs. */
 #define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
@@ -164,7 +165,8 @@ static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t 
 static T *stream_scratch(size_t n, size_t k) {
 #if SIMD_HAVE_STREAM
   const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
-  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || n * k * sizeof(T) < min) return NULL;
+  const size_t own = n * k * sizeof(T), call = smr_stream_call_bytes;
+  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || (own > call ? own : call) < min) return NULL;
   return malloc(2 * k * sizeof(T)); /* two rows: see struct pend */
 #else
   (void)n, (void)k;

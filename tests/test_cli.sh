@@ -221,7 +221,7 @@ if tables "$avail" "$kernels"; then ok "bench: a table per available ISA ($avail
 else bad "bench: a table per available ISA ($avail), a row per kernel"; fi
 expect "bench: the header names the CPU ISAs, the active ISA, dtype f32 and threads 1" \
   -v avail="$avail" '/^smr [0-9.]+ bench: CPU ISAs / {
-    f = index($0, "CPU ISAs " avail ", active ") && / dtype f32, threads 1$/ } END { exit !f }'
+    f = index($0, "CPU ISAs " avail ", active ") && / dtype f32, threads 1 \(memcpy 1\)$/ } END { exit !f }'
 check "smr bench --isa all" "$SMR" bench --time 0.001 --shapes 16x100 --isa all
 if tables "$avail" "$kernels"; then ok "bench --isa all: every available ISA"; else bad "bench --isa all: every available ISA"; fi
 check "smr bench --isa scalar" "$SMR" bench --time 0.001 --shapes 16x100 --isa scalar
@@ -232,7 +232,7 @@ if tables "$avail" "$kernels"; then ok "bench --isa LIST: those tables"; else ba
 check "smr bench --kernels ce_loss,softmax" "$SMR" bench --time 0.001 --shapes 16x100 --kernels ce_loss,softmax
 if tables "$avail" "softmax ce_loss memcpy"; then ok "bench --kernels: those rows and memcpy"; else bad "bench --kernels: those rows and memcpy"; fi
 check "smr bench --dtype f64" "$SMR" bench --time 0.001 --shapes 16x100,3x7 --dtype f64 --isa scalar
-expect "bench --dtype f64: the header says f64" '/^smr .* bench: .* dtype f64, threads 1$/ { f = 1 } END { exit !f }'
+expect "bench --dtype f64: the header says f64" '/^smr .* bench: .* dtype f64, threads 1 \(memcpy 1\)$/ { f = 1 } END { exit !f }'
 expect "bench --dtype f64: two shape columns" '$1 == "kernel" { f = ($2 == "16x100" && $3 == "3x7") } END { exit !f }'
 check "SMR_ISA=scalar smr bench" env SMR_ISA=scalar "$SMR" bench --time 0.001 --shapes 16x100
 expect "bench under SMR_ISA=scalar: active scalar, every ISA measured" \
@@ -255,6 +255,15 @@ check "smr bench --format csv --dtype f64 --isa scalar" "$SMR" bench --time 0.00
   --format csv --dtype f64 --isa scalar --kernels online
 expect "bench csv f64: 8-byte traffic, scalar only" -F, \
   'NR > 1 { n++; if ($1 != "scalar" || $2 != "f64" || $7 != 16 * 100 * 8 * 2) bad = 1 } END { exit bad || n != 2 }'
+# --threads: the kernels' count in the header and the CSV (memcpy stays at 1);
+# 300x1000 is cut into two row tasks (smr.h)
+check "smr bench --threads 2" "$SMR" bench --time 0.001 --shapes 300x1000,16x100 --threads 2 --isa scalar
+expect "bench --threads 2: the header says threads 2 (memcpy 1)" \
+  '/^smr .* bench: .* dtype f32, threads 2 \(memcpy 1\)$/ { f = 1 } END { exit !f }'
+check "smr bench --threads 3 --format csv" "$SMR" bench --time 0.001 --shapes 300x1000 --threads 3 \
+  --format csv --kernels softmax,ce_grad
+expect "bench csv --threads 3: threads 3 for the kernels, 1 for memcpy" -F, \
+  'NR > 1 { n++; if ($3 != ($4 == "memcpy" ? 1 : 3)) bad = 1 } END { exit bad || n != 3 * '"$n_avail"' }'
 check "smr bench --format table" "$SMR" bench --time 0.001 --shapes 16x100 --format table --isa scalar
 if tables scalar "$kernels"; then ok "bench --format table: the table"; else bad "bench --format table: the table"; fi
 
@@ -263,7 +272,8 @@ for bad_opt in "--dtype f16" "--isa bogus" "--isa scalar," "--isa=" "--isa SCALA
                "--shapes 16x0" "--shapes 16x100,,8x8" "--shapes 16x100," "--shapes -16x100" \
                "--shapes 16X100" "--shapes 1.5x100" "--shapes=" "--shapes 99999999999999999999999x1" \
                "--shapes 99999999999x99999999999" "--time -1" "--time 0" "--time nan" "--time inf" \
-               "--time abc" "--time=" "--kernels foo" "--kernels softmax,," "--format json"; do
+               "--time abc" "--time=" "--kernels foo" "--kernels softmax,," "--format json" \
+               "--threads 0" "--threads 257" "--threads two" "--threads -1" "--threads="; do
   # shellcheck disable=SC2086 # split the option and its value on purpose
   check_fail "bench $bad_opt" 2 "$SMR" bench --time 0.001 --shapes 16x100 $bad_opt
   if ! grep -q -- "${bad_opt%%[ =]*}" "$tmp/err"; then bad "the message for '$bad_opt' names the option"; fi

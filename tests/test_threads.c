@@ -11,6 +11,7 @@
 #include "blas.h"
 #include "check_util.h"
 #include "isa_guard.h"
+#include "kernels.h"
 #include "smr.h"
 
 #include <check.h>
@@ -319,6 +320,137 @@ START_TEST(test_concurrent_callers) {
 }
 END_TEST
 
+/* The public row kernels cut calls of more than 2^18 elements into row
+   tasks on the pool (api_kernels.c). Shapes of several tasks (3001 x 200:
+   3 tasks in f32, 2 in f64; 70000 x 10; 8 rows of 300000: a task per row),
+   rows with ties, -inf, a NaN row and a +inf row: every output is the same
+   bit for bit on 1, 2 and 3 threads, with and without the streaming path
+   (smr_stream_min_bytes lowered below the whole output, above a task's),
+   and on one thread the softmax family equals one direct kernel call. The
+   loss of finite rows agrees with long double. */
+enum { OP_SOFTMAX, OP_ONLINE, OP_TEMP, OP_LOGSM, OP_CE, OP_CE_LOSS, NUM_OPS };
+
+static void public_op(smr_dtype dt, int op, const void *z, const int32_t *y, size_t n, size_t k,
+                      void *out, double *loss) {
+  smr_status st;
+  *loss = 0.0;
+  if (dt == SMR_F32) {
+    switch (op) {
+    case OP_SOFTMAX: st = smr_softmax_f32(z, out, n, k); break;
+    case OP_ONLINE: st = smr_softmax_online_f32(z, out, n, k); break;
+    case OP_TEMP: st = smr_softmax_temperature_f32(z, out, n, k, 0.7f); break;
+    case OP_LOGSM: st = smr_log_softmax_f32(z, out, n, k); break;
+    case OP_CE: st = smr_cross_entropy_logits_f32(z, y, n, k, loss, out); break;
+    default: st = smr_cross_entropy_logits_f32(z, y, n, k, loss, NULL); break;
+    }
+  } else {
+    switch (op) {
+    case OP_SOFTMAX: st = smr_softmax_f64(z, out, n, k); break;
+    case OP_ONLINE: st = smr_softmax_online_f64(z, out, n, k); break;
+    case OP_TEMP: st = smr_softmax_temperature_f64(z, out, n, k, 0.7); break;
+    case OP_LOGSM: st = smr_log_softmax_f64(z, out, n, k); break;
+    case OP_CE: st = smr_cross_entropy_logits_f64(z, y, n, k, loss, out); break;
+    default: st = smr_cross_entropy_logits_f64(z, y, n, k, loss, NULL); break;
+    }
+  }
+  ck_assert_int_eq(st, SMR_OK);
+}
+
+/* the softmax family through the active table in one call */
+static void direct_op(smr_dtype dt, int op, const void *z, size_t n, size_t k, void *out) {
+  const struct smr_kernels *t = smr_kernels_active();
+  if (dt == SMR_F32) {
+    if (op == OP_SOFTMAX) t->f32.softmax(z, out, n, k);
+    if (op == OP_ONLINE) t->f32.softmax_online(z, out, n, k);
+    if (op == OP_TEMP) t->f32.softmax_temperature(z, out, n, k, 0.7f);
+    if (op == OP_LOGSM) t->f32.log_softmax(z, out, n, k);
+  } else {
+    if (op == OP_SOFTMAX) t->f64.softmax(z, out, n, k);
+    if (op == OP_ONLINE) t->f64.softmax_online(z, out, n, k);
+    if (op == OP_TEMP) t->f64.softmax_temperature(z, out, n, k, 0.7);
+    if (op == OP_LOGSM) t->f64.log_softmax(z, out, n, k);
+  }
+}
+
+static const size_t PK_SHAPES[][2] = {{3001, 200}, {70000, 10}, {8, 300000}};
+#define NUM_PK_SHAPES (sizeof PK_SHAPES / sizeof PK_SHAPES[0])
+
+START_TEST(test_public_kernels_thread_count) {
+  const smr_dtype dt = dtypes[_i % 2];
+  const size_t n = PK_SHAPES[_i / 2][0], k = PK_SHAPES[_i / 2][1], len = n * k, es = esize(dt);
+  void *z = xmalloc(len * es), *want = xmalloc(len * es), *got = xmalloc(len * es);
+  int32_t *y = xmalloc(n * sizeof *y);
+  rng_state = 77 + (uint64_t)_i;
+  for (size_t i = 0; i < len; i++) set_at(dt, z, i, 8.0 * urand() - 4.0);
+  for (size_t i = 0; i < n; i++) y[i] = (int32_t)(urand() * (double)k);
+  /* hostile rows among the first ones (finite rows stay for the loss) */
+  set_at(dt, z, 1 * k + k / 2, NAN);
+  set_at(dt, z, 2 * k, INFINITY);
+  set_at(dt, z, 3 * k + 1, -INFINITY);
+  set_at(dt, z, 4 * k, 4.0);
+  set_at(dt, z, 4 * k + k - 1, 4.0);
+  const size_t min0 = atomic_load(&smr_stream_min_bytes);
+  /* part 0: all rows (a NaN loss); part 1: the finite rows from row 5 */
+  for (int part = 0; part < 2; part++) {
+    double want_ce_loss = NAN;
+    const size_t r0 = part ? 5 : 0, pn = n - r0, plen = pn * k;
+    const void *pz = (const char *)z + r0 * k * es;
+    for (int op = 0; op < NUM_OPS; op++) {
+      double want_loss = 0.0, loss;
+      memset(want, 0, plen * es);
+      ck_assert_int_eq(smr_set_num_threads(1), SMR_OK);
+      public_op(dt, op, pz, y + r0, pn, k, want, &want_loss);
+      if (op == OP_CE_LOSS) want_ce_loss = want_loss;
+      if (op < OP_CE) {
+        memset(got, 0, plen * es);
+        direct_op(dt, op, pz, pn, k, got);
+        ck_assert_msg(memcmp(got, want, plen * es) == 0, "op %d %zux%zu: 1 thread != one call", op,
+                      pn, k);
+      }
+      for (int stream = 0; stream < 2; stream++) {
+        /* streaming: the whole output is above the limit, a task below */
+        atomic_store(&smr_stream_min_bytes, stream ? plen * es / 2 : min0);
+        for (size_t th = 1; th <= 3; th++) {
+          ck_assert_int_eq(smr_set_num_threads(th), SMR_OK);
+          memset(got, 0, plen * es);
+          public_op(dt, op, pz, y + r0, pn, k, got, &loss);
+          ck_assert_msg(memcmp(got, want, plen * es) == 0 || op == OP_CE_LOSS,
+                        "op %d %zux%zu: output differs on %zu threads (stream %d)", op, pn, k, th,
+                        stream);
+          ck_assert_msg(memcmp(&loss, &want_loss, sizeof loss) == 0,
+                        "op %d %zux%zu: loss %.17g != %.17g on %zu threads", op, pn, k, loss,
+                        want_loss, th);
+        }
+      }
+      atomic_store(&smr_stream_min_bytes, min0);
+    }
+    if (part == 1) ck_assert(isfinite(want_ce_loss));
+  }
+  ck_assert_int_eq(smr_set_num_threads(1), SMR_OK);
+  /* the loss of the finite rows (from row 5) against long double */
+  long double ref = 0;
+  for (size_t i = 5; i < n; i++) {
+    long double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < k; j++) mx = fmaxl(mx, get_at(dt, z, i * k + j));
+    for (size_t j = 0; j < k; j++) sum += expl(get_at(dt, z, i * k + j) - mx);
+    ref += mx + logl(sum) - get_at(dt, z, i * k + (size_t)y[i]);
+  }
+  {
+    double loss;
+    ck_assert_int_eq(smr_set_num_threads(2), SMR_OK);
+    public_op(dt, OP_CE_LOSS, (const char *)z + 5 * k * es, y + 5, n - 5, k, NULL, &loss);
+    const long double r = ref / (long double)(n - 5);
+    ck_assert_msg(fabsl(loss - r) <= (dt == SMR_F32 ? 1e-6L : 1e-13L) * fabsl(r),
+                  "loss %.17g vs %.17Lg", loss, r);
+    ck_assert_int_eq(smr_set_num_threads(1), SMR_OK);
+  }
+  free(z);
+  free(want);
+  free(got);
+  free(y);
+}
+END_TEST
+
 /* A child forked after the pool has run a job has no workers: it starts
    its own and gets the same result. */
 START_TEST(test_fork_child) {
@@ -356,6 +488,7 @@ int main(void) {
   tcase_add_test(tc, test_set_num_threads);
   tcase_add_loop_test(tc, test_objective_any_thread_count, 0, (int)(2 * NUM_SHAPES));
   tcase_add_loop_test(tc, test_fit_run_to_run, 0, 4);
+  tcase_add_loop_test(tc, test_public_kernels_thread_count, 0, (int)(2 * NUM_PK_SHAPES));
   tcase_add_test(tc, test_concurrent_callers);
   tcase_add_test(tc, test_fork_child);
   suite_add_tcase(s, tc);

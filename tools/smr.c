@@ -1696,13 +1696,15 @@ static void help_bench(FILE *f) {
     "Usage: smr bench [options]\n"
     "\n"
     "A quick benchmark (seconds) of the row-wise kernels of the public API on\n"
-    "each available instruction set, single-threaded: softmax, online softmax,\n"
-    "log-softmax, cross-entropy from logits with its gradient out of place and\n"
-    "in place, and its loss only, next to a memcpy of the same bytes timed in\n"
-    "the same pass. Prints one table per ISA: a row per kernel, a column per\n"
-    "n x k shape, each cell the GB/s of the minimum traffic (input read once,\n"
-    "output written once; ce_loss only reads) and its ratio to memcpy. A cell\n"
-    "is the median of up to 5 samples. bench/smr-bench is the full suite.\n"
+    "each available instruction set: softmax, online softmax, log-softmax,\n"
+    "cross-entropy from logits with its gradient out of place and in place,\n"
+    "and its loss only, next to a memcpy of the same bytes timed in the same\n"
+    "pass. Prints one table per ISA: a row per kernel, a column per n x k\n"
+    "shape, each cell the GB/s of the minimum traffic (input read once, output\n"
+    "written once; ce_loss only reads) and its ratio to memcpy. A cell is the\n"
+    "median of up to 5 samples. The kernels run on --threads threads (calls of\n"
+    "more than 2^18 elements are cut into row tasks, smr.h); the memcpy always\n"
+    "on one. bench/smr-bench is the full suite.\n"
     "\n"
     "      --dtype f32|f64        element type (default f32)\n"
     "      --isa LIST|all         comma-separated ISAs among scalar, avx2, avx512,\n"
@@ -1714,6 +1716,7 @@ static void help_bench(FILE *f) {
     "                             (default all; the memcpy row is always there)\n"
     "      --time SECONDS         time per cell, > 0 (default 0.05)\n"
     "      --format table|csv     tables, or one CSV line per cell (default table)\n"
+    "      --threads N            threads of the kernels, 1..256 (default 1)\n"
     "  -h, --help                 this help\n"
     "\n"
     "Example: smr bench --isa scalar,avx2 --shapes 256x1000 --dtype f64\n",
@@ -1727,6 +1730,7 @@ static const struct option bench_opts[] = {
   {"kernels", required_argument, NULL, O_KERNELS},
   {"time", required_argument, NULL, O_TIME},
   {"format", required_argument, NULL, O_FORMAT},
+  {"threads", required_argument, NULL, O_THREADS},
   {"help", no_argument, NULL, 'h'},
   {NULL, 0, NULL, 0},
 };
@@ -1746,6 +1750,7 @@ typedef struct bench_cfg {
   size_t nshapes;
   double time;
   bool csv;
+  size_t threads; /* of the kernels (smr_set_num_threads) */
 } bench_cfg;
 
 typedef struct bench_results {
@@ -1891,6 +1896,7 @@ static int parse_bench(int argc, char **argv, bench_cfg *cfg) {
     case O_KERNELS: ok = opt_kernel_list(optarg, &cfg->kernels); break;
     case O_TIME: ok = opt_double("--time", optarg, GT0, &cfg->time); break;
     case O_FORMAT: ok = opt_format(optarg, &cfg->csv); break;
+    case O_THREADS: ok = opt_size("--threads", optarg, 1, SMR_MAX_THREADS, &cfg->threads); break;
     default: return usage_fail("internal error: unhandled option");
     }
     if (!ok) return EXIT_USAGE;
@@ -2045,8 +2051,9 @@ static void bench_print_csv(const bench_cfg *cfg, const bench_results *res) {
       for (size_t si = 0; si < cfg->nshapes; si++) {
         const bench_shape sh = cfg->shape[si];
         const double g = bench_gbps(cfg, res, i, (qb_kernel)j, si);
-        printf("%s,%s,1,%s,%zu,%zu,%zu,%.6g,%.6g,%.6g\n", smr_isa_name((smr_isa)i),
-               dtype_name(cfg->dtype), qb_kernel_names[j], sh.n, sh.k,
+        printf("%s,%s,%zu,%s,%zu,%zu,%zu,%.6g,%.6g,%.6g\n", smr_isa_name((smr_isa)i),
+               dtype_name(cfg->dtype), j == QB_MEMCPY ? (size_t)1 : cfg->threads,
+               qb_kernel_names[j], sh.n, sh.k,
                qb_traffic((qb_kernel)j, cfg->dtype, sh.n, sh.k), res->sec[i][j][si], g,
                g / bench_gbps(cfg, res, i, QB_MEMCPY, si));
       }
@@ -2057,8 +2064,8 @@ static void bench_print_csv(const bench_cfg *cfg, const bench_results *res) {
 static void bench_print_tables(const bench_cfg *cfg, const bench_results *res, smr_isa active) {
   char buf[64], avail[64];
   isa_list(available_isas(), avail, sizeof avail);
-  printf("smr %s bench: CPU ISAs %s, active %s, dtype %s, threads 1\n", smr_version(), avail,
-         smr_isa_name(active), dtype_name(cfg->dtype));
+  printf("smr %s bench: CPU ISAs %s, active %s, dtype %s, threads %zu (memcpy 1)\n",
+         smr_version(), avail, smr_isa_name(active), dtype_name(cfg->dtype), cfg->threads);
   fputs("shapes:", stdout);
   const size_t esize = cfg->dtype == SMR_F32 ? sizeof(float) : sizeof(double);
   for (size_t si = 0; si < cfg->nshapes; si++) {
@@ -2108,6 +2115,7 @@ static int cmd_bench(int argc, char **argv) {
   cfg.isas = available_isas();
   cfg.kernels = (1u << QB_NUM_KERNELS) - 1;
   cfg.time = 0.05;
+  cfg.threads = 1;
   if (!opt_shapes(BENCH_DEFAULT_SHAPES, &cfg)) return EXIT_USAGE;
   int rc = parse_bench(argc, argv, &cfg);
   if (rc < 0) { help_bench(stdout); return finish_stdout(); }
@@ -2117,6 +2125,7 @@ static int cmd_bench(int argc, char **argv) {
   bench_results res;
   memset(&res, 0, sizeof res);
   const smr_isa active = smr_isa_active(); /* first use: reads SMR_ISA */
+  (void)smr_set_num_threads(cfg.threads); /* in range: parsed */
   rc = bench_measure(&cfg, &res);
   smr_status s = smr_isa_select(active);
   if (rc != 0) return rc;
