@@ -916,15 +916,11 @@ static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t
   }
 }
 
-/* dW (+)= X^T G: dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
-   order. */
-static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
-                      bool accumulate) {
-  if (n == 0) {
-    if (!accumulate)
-      for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
-    return;
-  }
+/* dW (+)= X^T G in the orientation above (C = dW, d x k): the GEMM for
+   wide k. dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
+   order. n >= 1. */
+static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+                     bool accumulate) {
   _Alignas(64) T gp[GEMM_KC * GEMM_NR * VW];
   for (size_t ic = 0; ic < n; ic += GEMM_KC) {
     const size_t kc = gemm_min(GEMM_KC, n - ic);
@@ -939,6 +935,130 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
       }
     }
   }
+}
+
+/* Narrow xt_g: dW^T (k x d) = G^T X. With k = 10 and 16 lanes, the
+   orientation above wastes 6 of every 16 lanes (C's rows are k wide);
+   turned around, the vectors run along d, which has no such waste, and the
+   register tile is k rows of dW^T (a broadcast G_ij each) by XTG_NV
+   vectors of X's row i. Each element still starts at 0 (or dW_fj) and
+   takes X_if G_ij for i in order, one fused multiply-add each: the same
+   operations as xtg_wide and the scalar twin, so the same bits.
+     - d is cut into chunks whose k x dc block of dW^T fits the scratch
+       (XTG_SCRATCH_BYTES, on the stack): dW's block is transposed into it
+       at the start and back at the end (O(d k), next to O(n d k));
+     - within a chunk, n is cut into blocks of XTG_KC rows, each block
+       runs over the chunk's tiles: a tile's X slice (XTG_KC rows of
+       XTG_NV vectors) stays in L1 while the k rows pass over it in
+       chunks of at most XTG_MR.
+   XTG_MR x XTG_NV accumulators, XTG_NV vectors of X and a broadcast fill
+   the register file (SIMD_VREGS). */
+#define XTG_NV 2
+#define XTG_MR ((SIMD_VREGS - 2 * XTG_NV) / XTG_NV)
+#define XTG_KC 32
+#define XTG_SCRATCH_BYTES 65536
+#define XTG_SCRATCH (XTG_SCRATCH_BYTES / sizeof(T))
+#define XTG_NARROW_MAX_K 64 /* the narrow path for k up to this, xtg_wide above */
+_Static_assert(XTG_MR >= 1 && XTG_MR <= 14, "xtg_tile_mr instantiates mr = 1..14");
+_Static_assert(XTG_SCRATCH / XTG_NARROW_MAX_K >= XTG_NV * VW, "a tile's columns fit the scratch");
+
+/* Rows r < MR of dW^T's tile at s (row stride lds): for NV vectors (the
+   last one w % VW wide when PART) of columns, add X_if G_ij for the kc
+   rows i of x (stride ldx) and g (stride ldg). */
+static GEMM_INLINE void xtg_tile(const size_t MR, const size_t NV, const bool PART, const T *x,
+                                 size_t ldx, const T *g, size_t ldg, size_t kc, T *s, size_t lds,
+                                 size_t w, size_t pf) {
+  V acc[XTG_MR][XTG_NV];
+  for (size_t r = 0; r < MR; r++)
+    for (size_t q = 0; q < NV; q++) acc[r][q] = v_load(s + r * lds + q * VW);
+  for (size_t p = 0; p < kc; p++, x += ldx, g += ldg) {
+    if (p < pf)
+      for (size_t q = 0; q < NV; q++) __builtin_prefetch(x + XTG_KC * ldx + q * VW, 0, 2);
+    V xv[XTG_NV];
+    for (size_t q = 0; q < NV; q++)
+      xv[q] = PART && q == NV - 1 ? v_load_part(x + q * VW, w % VW, (T)0) : v_load(x + q * VW);
+    for (size_t r = 0; r < MR; r++) {
+      const V gv = v_set1(g[r]);
+      for (size_t q = 0; q < NV; q++) acc[r][q] = v_fma(gv, xv[q], acc[r][q]);
+    }
+  }
+  for (size_t r = 0; r < MR; r++)
+    for (size_t q = 0; q < NV; q++) v_store(s + r * lds + q * VW, acc[r][q]);
+}
+
+/* xtg_tile with mr (1..XTG_MR) made a constant. */
+static GEMM_INLINE void xtg_tile_mr(size_t mr, const size_t NV, const bool PART, const T *x,
+                                    size_t ldx, const T *g, size_t ldg, size_t kc, T *s,
+                                    size_t lds, size_t w, size_t pf) {
+  /* cases past XTG_MR never run: compiled out (the clamp keeps acc's
+     bounds in the dead code) */
+  switch (mr) {
+#define XTG_CASE(MR)                                                           \
+  case MR:                                                                     \
+    if (MR <= XTG_MR)                                                          \
+      xtg_tile(MR <= XTG_MR ? MR : 1, NV, PART, x, ldx, g, ldg, kc, s, lds, w, pf); \
+    break;
+    XTG_CASE(1) XTG_CASE(2) XTG_CASE(3) XTG_CASE(4) XTG_CASE(5) XTG_CASE(6) XTG_CASE(7)
+    XTG_CASE(8) XTG_CASE(9) XTG_CASE(10) XTG_CASE(11) XTG_CASE(12) XTG_CASE(13) XTG_CASE(14)
+#undef XTG_CASE
+  default:
+    break;
+  }
+}
+
+/* One tile of w columns (NV vectors, the last partial when PART) over all
+   k rows of dW^T, in chunks of mr rows (the last may be shorter). */
+static GEMM_INLINE void xtg_tile_k(const size_t NV, const bool PART, const T *x, size_t ldx,
+                                   const T *g, size_t k, size_t mr, size_t kc, T *s, size_t lds,
+                                   size_t w, size_t pf) {
+  for (size_t j = 0; j < k; j += mr)
+    xtg_tile_mr(gemm_min(mr, k - j), NV, PART, x, ldx, g + j, k, kc, s + j * lds, lds, w,
+                j == 0 ? pf : 0);
+}
+
+/* Columns [f0, f1) of dW (+)= X^T G, n >= 1. */
+static void xtg_narrow(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+                       bool accumulate, size_t f0, size_t f1) {
+  _Alignas(64) T s[XTG_SCRATCH];
+  const size_t step = XTG_NV * VW;
+  const size_t dc_max = XTG_SCRATCH / k / step * step;
+  /* rows of dW^T in chunks of at most XTG_MR, as even as possible */
+  const size_t chunks = (k + XTG_MR - 1) / XTG_MR, mr = (k + chunks - 1) / chunks;
+  for (size_t fc = f0; fc < f1; fc += dc_max) {
+    const size_t dc = gemm_min(dc_max, f1 - fc), lds = (dc + VW - 1) / VW * VW;
+    for (size_t j = 0; j < k; j++)
+      for (size_t c = 0; c < lds; c++)
+        s[j * lds + c] = accumulate && c < dc ? dW[(fc + c) * k + j] : (T)0;
+    for (size_t ic = 0; ic < n; ic += XTG_KC) {
+      const size_t kc = gemm_min(XTG_KC, n - ic);
+      /* rows of the next block to prefetch, during this one's first rows */
+      const size_t pf = n - ic > XTG_KC ? gemm_min(XTG_KC, n - ic - XTG_KC) : 0;
+      const T *x = X + ic * d + fc, *g = G + ic * k;
+      size_t c = 0;
+      for (; c + step <= dc; c += step)
+        xtg_tile_k(XTG_NV, false, x + c, d, g, k, mr, kc, s + c, lds, step, pf);
+      for (; c + VW <= dc; c += VW)
+        xtg_tile_k(1, false, x + c, d, g, k, mr, kc, s + c, lds, VW, pf);
+      if (c < dc) xtg_tile_k(1, true, x + c, d, g, k, mr, kc, s + c, lds, dc - c, pf);
+    }
+    for (size_t c = 0; c < dc; c++)
+      for (size_t j = 0; j < k; j++) dW[(fc + c) * k + j] = s[j * lds + c];
+  }
+}
+
+/* dW (+)= X^T G: dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
+   order. */
+static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+                      bool accumulate) {
+  if (n == 0) {
+    if (!accumulate)
+      for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
+    return;
+  }
+  if (k <= XTG_NARROW_MAX_K)
+    xtg_narrow(X, G, dW, n, d, k, accumulate, 0, d);
+  else
+    xtg_wide(X, G, dW, n, d, k, accumulate);
 }
 
 /* db (+)= column sums of G, rows added in order: the same additions as the

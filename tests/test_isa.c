@@ -2021,6 +2021,13 @@ static size_t la_shapes(int dt, size_t (*out)[3], size_t max_out, size_t cap) {
    unless accumulating). Appended to la_shapes' list. */
 static const size_t LA_EXTRA[][3] = {
     {37, 129, 67}, {300, 13, 35}, {13, 300, 35}, {11, 5, 3}, {0, 1, 1}, {0, 3, 7}, {5, 1, 1},
+    /* the narrow xt_g (k <= 64, kernels_simd.h): row blocks of 32 and their
+       tails (31, 32, 33, 65, 97), d tails around the vectors (1, 15, 16, 17,
+       784 = 49 x 16), k across its register chunks (10, 16, 17, 32, 33, 64)
+       and d cut into chunks of the scratch (k d beyond 16384 f32 / 8192
+       f64 elements: 64 x 300, 33 x 784) */
+    {65, 784, 10}, {33, 17, 64}, {32, 15, 17}, {31, 16, 33}, {1, 1, 16}, {97, 300, 64},
+    {40, 784, 33}, {64, 16, 32}, {2, 784, 1},
 };
 #define NUM_LA_EXTRA (sizeof LA_EXTRA / sizeof LA_EXTRA[0])
 
@@ -2052,6 +2059,29 @@ static void check_la(int metric, const cctx *c, const double *got, const long do
               is_sc ? -1 : scc[i]);
     if (is_sc) scc[i] = (unsigned char)vclass(got[i]);
   }
+}
+
+/* The matrix products' contract on the SIMD ISAs (kernels_simd.h, "Matrix
+   products"): every output element starts at its start value and takes its
+   products in the order of the depth index, one fused multiply-add each, so
+   the result is this chain's bit for bit, whatever the blocking or the
+   register tile. `got` holds an element, start its start value, and the
+   depth terms are a[t sa] * b[t sb] for t < len (NaN matches any NaN). */
+static void check_fma_chain(const cctx *c, size_t idx, double got, double start, const double *a,
+                            size_t sa, const double *b, size_t sb, size_t len) {
+  double want = start;
+  if (c->dt == F32) {
+    float acc = (float)start;
+    for (size_t t = 0; t < len; t++) acc = fmaf((float)a[t * sa], (float)b[t * sb], acc);
+    want = acc;
+  } else {
+    for (size_t t = 0; t < len; t++) want = fma(a[t * sa], b[t * sb], want);
+  }
+  CHECK((isnan(want) && isnan(got)) || memcmp(&want, &got, sizeof got) == 0,
+        "%s %s isa=%s (%s) element %zu (row %zu col %zu): got %a, the chain of fused "
+        "multiply-adds in depth order gives %a",
+        c->kernel, dt_name(c->dt), isa_label(c->isa), c->where, idx, c->k ? idx / c->k : 0,
+        c->k ? idx % c->k : 0, got, want);
 }
 
 START_TEST(test_linear_forward) {
@@ -2101,6 +2131,9 @@ START_TEST(test_linear_forward) {
       gb_written(&bz, &cx, "Z");
       for (size_t i = 0; i < n * k; i++) Z[i] = get(dt, z, i);
       check_la(M_LINEAR, &cx, Z, ref, mag, (double)(d + 1), n * k, scc);
+      if (cx.cls == CL_SIMD && isa != ISA_BLAS)
+        for (size_t i = 0; i < n * k; i++)
+          check_fma_chain(&cx, i, Z[i], b[i % k], X + i / k * d, 1, W + i % k, k, d);
       gb_free(&bx);
       gb_free(&bw);
       gb_free(&bb);
@@ -2164,6 +2197,9 @@ START_TEST(test_xt_g) {
         gb_check(&bd, &cx, "dW");
         for (size_t i = 0; i < d * k; i++) D[i] = get(dt, dw, i);
         check_la(M_XTG, &cx, D, ref, mag, (double)(n + 1), d * k, scc);
+        if (cx.cls == CL_SIMD && isa != ISA_BLAS)
+          for (size_t i = 0; i < d * k; i++)
+            check_fma_chain(&cx, i, D[i], acc ? D0[i] : 0.0, X + i / k, d, G + i % k, k, n);
         gb_free(&bx);
         gb_free(&bg);
         gb_free(&bd);

@@ -156,3 +156,7 @@ static inline unsigned vm_first(VM m) {
   const unsigned b = vm_bits(m);
   return b ? (unsigned)__builtin_ctz(b) : VW;
 }
+
+/* vector registers of the ISA (the matrix products size their register
+   tiles by it, kernels_simd.h) */
+#define SIMD_VREGS 16

@@ -121,3 +121,7 @@ static inline VM vm_or(VM a, VM b) { return (VM)(a | b); }
 static inline bool vm_any(VM m) { return m != 0; }
 static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount((unsigned)m); }
 static inline unsigned vm_first(VM m) { return m ? (unsigned)__builtin_ctz((unsigned)m) : VW; }
+
+/* vector registers of the ISA (the matrix products size their register
+   tiles by it, kernels_simd.h) */
+#define SIMD_VREGS 32
