@@ -953,6 +953,9 @@ static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k
        chunks of at most XTG_MR.
    XTG_MR x XTG_NV accumulators, XTG_NV vectors of X and a broadcast fill
    the register file (SIMD_VREGS). */
+#include "smr.h"     /* smr_num_threads */
+#include "threads.h" /* smr_parallel_for */
+
 #define XTG_NV 2
 #define XTG_MR ((SIMD_VREGS - 2 * XTG_NV) / XTG_NV)
 #define XTG_KC 32
@@ -1046,6 +1049,28 @@ static void xtg_narrow(const T *X, const T *G, T *dW, size_t n, size_t d, size_t
   }
 }
 
+/* The narrow xt_g in tasks over ranges of d on smr's threads: each task
+   takes every row i in order for its columns, so every element's chain of
+   fused multiply-adds, and the result, is the single call's whatever the
+   thread count (the count only sets the width of the ranges). Products
+   below XTG_PAR_MIN multiply-adds (about 40 us on one core) stay on the
+   calling thread. */
+#define XTG_PAR_MIN ((size_t)1 << 21)
+
+typedef struct {
+  const T *X, *G;
+  T *dW;
+  size_t n, d, k, width;
+  bool accumulate;
+} xtg_job;
+
+static void xtg_task(void *arg, size_t t) {
+  const xtg_job *j = arg;
+  const size_t f0 = t * j->width;
+  xtg_narrow(j->X, j->G, j->dW, j->n, j->d, j->k, j->accumulate, f0,
+             gemm_min(f0 + j->width, j->d));
+}
+
 /* dW (+)= X^T G: dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
    order. */
 static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
@@ -1055,10 +1080,20 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
       for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
     return;
   }
-  if (k <= XTG_NARROW_MAX_K)
-    xtg_narrow(X, G, dW, n, d, k, accumulate, 0, d);
-  else
+  if (k > XTG_NARROW_MAX_K) {
     xtg_wide(X, G, dW, n, d, k, accumulate);
+    return;
+  }
+  const size_t threads = n * d * k >= XTG_PAR_MIN ? smr_num_threads() : 1;
+  const size_t vecs = (d + VW - 1) / VW, per = (vecs + threads - 1) / threads;
+  if (threads < 2 || per == vecs) {
+    xtg_narrow(X, G, dW, n, d, k, accumulate, 0, d);
+    return;
+  }
+  /* one range per thread, whole vectors (a task's share of each row of X
+     is read once, contiguously) */
+  xtg_job j = {X, G, dW, n, d, k, per * VW, accumulate};
+  smr_parallel_for((d + j.width - 1) / j.width, xtg_task, &j);
 }
 
 /* db (+)= column sums of G, rows added in order: the same additions as the

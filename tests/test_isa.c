@@ -2028,6 +2028,8 @@ static const size_t LA_EXTRA[][3] = {
        f64 elements: 64 x 300, 33 x 784) */
     {65, 784, 10}, {33, 17, 64}, {32, 15, 17}, {31, 16, 33}, {1, 1, 16}, {97, 300, 64},
     {40, 784, 33}, {64, 16, 32}, {2, 784, 1},
+    /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d */
+    {300, 784, 10}, {100, 401, 64},
 };
 #define NUM_LA_EXTRA (sizeof LA_EXTRA / sizeof LA_EXTRA[0])
 
@@ -2197,9 +2199,29 @@ START_TEST(test_xt_g) {
         gb_check(&bd, &cx, "dW");
         for (size_t i = 0; i < d * k; i++) D[i] = get(dt, dw, i);
         check_la(M_XTG, &cx, D, ref, mag, (double)(n + 1), d * k, scc);
-        if (cx.cls == CL_SIMD && isa != ISA_BLAS)
+        if (cx.cls == CL_SIMD && isa != ISA_BLAS) {
           for (size_t i = 0; i < d * k; i++)
             check_fma_chain(&cx, i, D[i], acc ? D0[i] : 0.0, X + i / k, d, G + i % k, k, n);
+          /* on 3 threads (the narrow xt_g cuts d into tasks): the same bits */
+          if (k <= 64 && n * d * k >= (size_t)1 << 21) {
+            /* dW as before the first call (NaN: must not leak in) */
+            for (size_t i = 0; i < d * k; i++) put(dt, dw, i, acc ? D0[i] : NAN);
+            const size_t before = smr_num_threads();
+            ck_assert_int_eq(smr_set_num_threads(3), SMR_OK);
+            if (dt == F32)
+              t->f32.xt_g(x, g, dw, n, d, k, acc);
+            else
+              t->f64.xt_g(x, g, dw, n, d, k, acc);
+            ck_assert_int_eq(smr_set_num_threads(before), SMR_OK);
+            gb_check(&bd, &cx, "dW");
+            for (size_t i = 0; i < d * k; i++) {
+              const double v = get(dt, dw, i);
+              CHECK((isnan(v) && isnan(D[i])) || memcmp(&v, &D[i], sizeof v) == 0,
+                    "xt_g %s isa=%s (%s) dW element %zu: %a on 3 threads, %a on 1", dt_name(dt),
+                    isa_label(isa), where, i, v, D[i]);
+            }
+          }
+        }
         gb_free(&bx);
         gb_free(&bg);
         gb_free(&bd);
