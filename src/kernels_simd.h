@@ -836,20 +836,30 @@ static void gemm_pack(T *bp, const T *B, size_t ldb, size_t kc, size_t w, size_t
 /* The register tile: for r < MR, C[r ldc + 0..w) = start_r + sum over
    p < kc of A(r, p) * bp[p], A(r, p) = a[r ar + p ap], where start_r is
    s[r lds + 0..w) (s == NULL: 0). MR and NR are constants at every call
-   site (the loops unroll and acc lives in registers). */
+   site (the loops unroll and acc lives in registers). pf > 0 (only with
+   ap == 1, linear_forward): at each cache line of the depth, the same line
+   of the pf rows after the tile's is prefetched, the next tile's X. The
+   hardware prefetcher does not follow X's rows read 512 bytes at a time
+   with a stride of d: 60000 x 784 x 10 f32 took 20.5 ms, 16.3 ms with
+   this, 13.2 ms per 60000 rows with X in cache (Zen 4, one thread);
+   taller tiles (8, 12 rows) or deeper blocks were no faster. */
 static GEMM_INLINE void gemm_tile(const size_t MR, const size_t NR, const T *a, size_t ar,
                                   size_t ap, const T *bp, size_t kc, const T *s, size_t lds,
-                                  T *c, size_t ldc, size_t w) {
+                                  T *c, size_t ldc, size_t w, size_t pf) {
   V acc[GEMM_MR][GEMM_NR];
   for (size_t r = 0; r < MR; r++)
     for (size_t q = 0; q < NR; q++)
       acc[r][q] = s != NULL ? gemm_ld(s + r * lds, q, w) : v_set1((T)0);
-  for (size_t p = 0; p < kc; p++, a += ap, bp += NR * VW) {
-    V bv[GEMM_NR];
-    for (size_t q = 0; q < NR; q++) bv[q] = v_load(bp + q * VW);
-    for (size_t r = 0; r < MR; r++) {
-      const V x = v_set1(a[r * ar]);
-      for (size_t q = 0; q < NR; q++) acc[r][q] = v_fma(x, bv[q], acc[r][q]);
+  const size_t line = 64 / sizeof(T);
+  for (size_t p0 = 0; p0 < kc; p0 += line) {
+    for (size_t r = 0; r < pf; r++) __builtin_prefetch(a + (MR + r) * ar);
+    for (size_t p = p0, p1 = gemm_min(p0 + line, kc); p < p1; p++, a += ap, bp += NR * VW) {
+      V bv[GEMM_NR];
+      for (size_t q = 0; q < NR; q++) bv[q] = v_load(bp + q * VW);
+      for (size_t r = 0; r < MR; r++) {
+        const V x = v_set1(a[r * ar]);
+        for (size_t q = 0; q < NR; q++) acc[r][q] = v_fma(x, bv[q], acc[r][q]);
+      }
     }
   }
   for (size_t r = 0; r < MR; r++)
@@ -857,18 +867,19 @@ static GEMM_INLINE void gemm_tile(const size_t MR, const size_t NR, const T *a, 
 }
 
 /* m rows of C against one panel of NR vectors: GEMM_MR rows at a time,
-   then 4, 2, 1 for the rest. A's rows are ar apart (and A's depth ap). */
+   then 4, 2, 1 for the rest. A's rows are ar apart (and A's depth ap).
+   With ap == 1 each full tile prefetches the rows of the next. */
 static GEMM_INLINE void gemm_rows(const size_t NR, size_t m, const T *a, size_t ar, size_t ap,
                                   const T *bp, size_t kc, const T *s, size_t lds, T *c,
                                   size_t ldc, size_t w) {
   size_t i = 0;
   for (; i + GEMM_MR <= m; i += GEMM_MR)
     gemm_tile(GEMM_MR, NR, a + i * ar, ar, ap, bp, kc, s ? s + i * lds : s, lds, c + i * ldc,
-              ldc, w);
+              ldc, w, ap == 1 ? gemm_min(GEMM_MR, m - i - GEMM_MR) : 0);
 #define GEMM_REST(MR)                                                          \
   do {                                                                         \
     gemm_tile(MR, NR, a + i * ar, ar, ap, bp, kc, s ? s + i * lds : s, lds,    \
-              c + i * ldc, ldc, w);                                            \
+              c + i * ldc, ldc, w, 0);                                         \
     i += MR;                                                                   \
   } while (0)
   if (GEMM_MR > 4 && m - i >= 4) GEMM_REST(4);
