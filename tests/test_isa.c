@@ -2021,14 +2021,17 @@ static size_t la_shapes(int dt, size_t (*out)[3], size_t max_out, size_t cap) {
    unless accumulating). Appended to la_shapes' list. */
 static const size_t LA_EXTRA[][3] = {
     {37, 129, 67}, {300, 13, 35}, {13, 300, 35}, {11, 5, 3}, {0, 1, 1}, {0, 3, 7}, {5, 1, 1},
-    /* the narrow xt_g (k <= 64, kernels_simd.h): row blocks of 32 and their
-       tails (31, 32, 33, 65, 97), d tails around the vectors (1, 15, 16, 17,
-       784 = 49 x 16), k across its register chunks (10, 16, 17, 32, 33, 64)
-       and d cut into chunks of the scratch (k d beyond 16384 f32 / 8192
-       f64 elements: 64 x 300, 33 x 784) */
-    {65, 784, 10}, {33, 17, 64}, {32, 15, 17}, {31, 16, 33}, {1, 1, 16}, {97, 300, 64},
-    {40, 784, 33}, {64, 16, 32}, {2, 784, 1},
-    /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d */
+    /* the narrow xt_g (kernels_simd.h; k <= 64 where it fills at least as
+       many lanes as the wide one: d well above k): row blocks of 32 and
+       their tails (31, 32, 33, 65, 97), d tails around the vectors (33,
+       47, 783, 785; 784 = 49 x 16), k across its register chunks (1, 10,
+       16, 17, 32, 33, 64) and d cut into chunks of the scratch (k d beyond
+       16384 f32 / 8192 f64 elements: 33 x 784, 64 x 784); the wide one
+       where it fills more (33 x 17 x 64, 1 x 1 x 16, 97 x 300 x 64) */
+    {65, 785, 10}, {33, 33, 10}, {31, 47, 17}, {32, 783, 33}, {97, 784, 64}, {40, 784, 33},
+    {64, 96, 32}, {2, 784, 1}, {1, 784, 16}, {33, 17, 64}, {1, 1, 16}, {97, 300, 64},
+    /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d (the
+       second on one thread in the wide one) */
     {300, 784, 10}, {100, 401, 64},
 };
 #define NUM_LA_EXTRA (sizeof LA_EXTRA / sizeof LA_EXTRA[0])
