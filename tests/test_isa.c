@@ -2030,6 +2030,9 @@ static const size_t LA_EXTRA[][3] = {
        where it fills more (33 x 17 x 64, 1 x 1 x 16, 97 x 300 x 64) */
     {65, 785, 10}, {33, 33, 10}, {31, 47, 17}, {32, 783, 33}, {97, 784, 64}, {40, 784, 33},
     {64, 96, 32}, {2, 784, 1}, {1, 784, 16}, {33, 17, 64}, {1, 1, 16}, {97, 300, 64},
+    /* the transposed forward (k <= 13 f32 / 8 f64 with AVX-512): blocks
+       of VW rows and their tails, d tails within a block of VW columns */
+    {17, 15, 13}, {16, 16, 8}, {15, 17, 1}, {47, 9, 12},
     /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d (the
        second on one thread in the wide one) */
     {300, 784, 10}, {100, 401, 64},
