@@ -850,7 +850,7 @@ static GEMM_INLINE void gemm_tile(const size_t MR, const size_t NR, const T *a, 
   for (size_t r = 0; r < MR; r++)
     for (size_t q = 0; q < NR; q++)
       acc[r][q] = s != NULL ? gemm_ld(s + r * lds, q, w) : v_set1((T)0);
-  const size_t line = 64 / sizeof(T);
+  const size_t line = pf > 0 ? 64 / sizeof(T) : kc; /* depth steps per prefetch */
   for (size_t p0 = 0; p0 < kc; p0 += line) {
     for (size_t r = 0; r < pf; r++) __builtin_prefetch(a + (MR + r) * ar);
     for (size_t p = p0, p1 = gemm_min(p0 + line, kc); p < p1; p++, a += ap, bp += NR * VW) {
