@@ -60,8 +60,10 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
    even or ahead. So those shapes stay with the ISA, on any thread count:
    linear_forward on smr's threads in row tasks (every row of Z is the
    same whatever rows share a call, kernels_simd.h, so Z is the single
-   call's bit for bit), xt_g on the calling thread (its depth is n, which
-   only partial sums could split, changing the rounding with the count).
+   call's bit for bit), xt_g through the ISA's kernel, which runs in tasks
+   over ranges of d on smr's threads itself (its depth is n, which only
+   partial sums could split, changing the rounding with the count; a range
+   of d takes all n in order, so dW is the single call's bit for bit).
    With OpenBLAS 0.3.21 on 2 threads instead, both products were slower
    than this at n = 60000, d = 784, k = 10 (docs/BENCHMARKS.md); and
    narrow fits stay bit for bit the same on every thread count. */

@@ -2021,6 +2021,21 @@ static size_t la_shapes(int dt, size_t (*out)[3], size_t max_out, size_t cap) {
    unless accumulating). Appended to la_shapes' list. */
 static const size_t LA_EXTRA[][3] = {
     {37, 129, 67}, {300, 13, 35}, {13, 300, 35}, {11, 5, 3}, {0, 1, 1}, {0, 3, 7}, {5, 1, 1},
+    /* the narrow xt_g (kernels_simd.h; k <= 64 where it fills at least as
+       many lanes as the wide one: d well above k): row blocks of 32 and
+       their tails (31, 32, 33, 65, 97), d tails around the vectors (33,
+       47, 783, 785; 784 = 49 x 16), k across its register chunks (1, 10,
+       16, 17, 32, 33, 64) and d cut into chunks of the scratch (k d beyond
+       16384 f32 / 8192 f64 elements: 33 x 784, 64 x 784); the wide one
+       where it fills more (33 x 17 x 64, 1 x 1 x 16, 97 x 300 x 64) */
+    {65, 785, 10}, {33, 33, 10}, {31, 47, 17}, {32, 783, 33}, {97, 784, 64}, {40, 784, 33},
+    {64, 96, 32}, {2, 784, 1}, {1, 784, 16}, {33, 17, 64}, {1, 1, 16}, {97, 300, 64},
+    /* the transposed forward (k <= 13 f32 / 8 f64 with AVX-512): blocks
+       of VW rows and their tails, d tails within a block of VW columns */
+    {17, 15, 13}, {16, 16, 8}, {15, 17, 1}, {47, 9, 12},
+    /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d (the
+       second on one thread in the wide one) */
+    {300, 784, 10}, {100, 401, 64},
 };
 #define NUM_LA_EXTRA (sizeof LA_EXTRA / sizeof LA_EXTRA[0])
 
@@ -2052,6 +2067,29 @@ static void check_la(int metric, const cctx *c, const double *got, const long do
               is_sc ? -1 : scc[i]);
     if (is_sc) scc[i] = (unsigned char)vclass(got[i]);
   }
+}
+
+/* The matrix products' contract on the SIMD ISAs (kernels_simd.h, "Matrix
+   products"): every output element starts at its start value and takes its
+   products in the order of the depth index, one fused multiply-add each, so
+   the result is this chain's bit for bit, whatever the blocking or the
+   register tile. `got` holds an element, start its start value, and the
+   depth terms are a[t sa] * b[t sb] for t < len (NaN matches any NaN). */
+static void check_fma_chain(const cctx *c, size_t idx, double got, double start, const double *a,
+                            size_t sa, const double *b, size_t sb, size_t len) {
+  double want = start;
+  if (c->dt == F32) {
+    float acc = (float)start;
+    for (size_t t = 0; t < len; t++) acc = fmaf((float)a[t * sa], (float)b[t * sb], acc);
+    want = acc;
+  } else {
+    for (size_t t = 0; t < len; t++) want = fma(a[t * sa], b[t * sb], want);
+  }
+  CHECK((isnan(want) && isnan(got)) || memcmp(&want, &got, sizeof got) == 0,
+        "%s %s isa=%s (%s) element %zu (row %zu col %zu): got %a, the chain of fused "
+        "multiply-adds in depth order gives %a",
+        c->kernel, dt_name(c->dt), isa_label(c->isa), c->where, idx, c->k ? idx / c->k : 0,
+        c->k ? idx % c->k : 0, got, want);
 }
 
 START_TEST(test_linear_forward) {
@@ -2101,6 +2139,9 @@ START_TEST(test_linear_forward) {
       gb_written(&bz, &cx, "Z");
       for (size_t i = 0; i < n * k; i++) Z[i] = get(dt, z, i);
       check_la(M_LINEAR, &cx, Z, ref, mag, (double)(d + 1), n * k, scc);
+      if (cx.cls == CL_SIMD && isa != ISA_BLAS)
+        for (size_t i = 0; i < n * k; i++)
+          check_fma_chain(&cx, i, Z[i], b[i % k], X + i / k * d, 1, W + i % k, k, d);
       gb_free(&bx);
       gb_free(&bw);
       gb_free(&bb);
@@ -2164,6 +2205,29 @@ START_TEST(test_xt_g) {
         gb_check(&bd, &cx, "dW");
         for (size_t i = 0; i < d * k; i++) D[i] = get(dt, dw, i);
         check_la(M_XTG, &cx, D, ref, mag, (double)(n + 1), d * k, scc);
+        if (cx.cls == CL_SIMD && isa != ISA_BLAS) {
+          for (size_t i = 0; i < d * k; i++)
+            check_fma_chain(&cx, i, D[i], acc ? D0[i] : 0.0, X + i / k, d, G + i % k, k, n);
+          /* on 3 threads (the narrow xt_g cuts d into tasks): the same bits */
+          if (k <= 64 && n * d * k >= (size_t)1 << 21) {
+            /* dW as before the first call (NaN: must not leak in) */
+            for (size_t i = 0; i < d * k; i++) put(dt, dw, i, acc ? D0[i] : NAN);
+            const size_t before = smr_num_threads();
+            ck_assert_int_eq(smr_set_num_threads(3), SMR_OK);
+            if (dt == F32)
+              t->f32.xt_g(x, g, dw, n, d, k, acc);
+            else
+              t->f64.xt_g(x, g, dw, n, d, k, acc);
+            ck_assert_int_eq(smr_set_num_threads(before), SMR_OK);
+            gb_check(&bd, &cx, "dW");
+            for (size_t i = 0; i < d * k; i++) {
+              const double v = get(dt, dw, i);
+              CHECK((isnan(v) && isnan(D[i])) || memcmp(&v, &D[i], sizeof v) == 0,
+                    "xt_g %s isa=%s (%s) dW element %zu: %a on 3 threads, %a on 1", dt_name(dt),
+                    isa_label(isa), where, i, v, D[i]);
+            }
+          }
+        }
         gb_free(&bx);
         gb_free(&bg);
         gb_free(&bd);

@@ -1388,7 +1388,10 @@ END_TEST
 
 /* Shapes (n, d, k) for the linear-algebra kernels. */
 static const size_t LA_SHAPES[][3] = {{1, 1, 1},  {3, 4, 5},  {7, 13, 3}, {5, 33, 17},
-                                      {2, 1, 65}, {9, 8, 10}, {1, 70, 2}, {40, 3, 33}};
+                                      {2, 1, 65}, {9, 8, 10}, {1, 70, 2}, {40, 3, 33},
+                                      /* row blocks of 32 and their tails, d
+                                         tails, k = 64 (the narrow xt_g) */
+                                      {33, 70, 64}, {40, 17, 10}, {32, 16, 16}};
 #define NUM_LA (sizeof LA_SHAPES / sizeof LA_SHAPES[0])
 
 /* A random matrix of len elements in a guarded buffer, mirrored as doubles. */

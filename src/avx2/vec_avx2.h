@@ -165,3 +165,41 @@ static inline unsigned vm_first(VM m) {
   const unsigned b = vm_bits(m);
   return b ? (unsigned)__builtin_ctz(b) : VW;
 }
+
+/* vector registers of the ISA (the matrix products size their register
+   tiles by it, kernels_simd.h) */
+#define SIMD_VREGS 16
+
+/* v_transpose(r): the VW x VW block of rows r[0..VW) transposed in place
+   (r[c] lane i becomes the old r[i] lane c); SIMD_HAVE_TRANSPOSE says the
+   layer has it. Unpacks within 128-bit lanes, then a lane exchange. */
+#define SIMD_HAVE_TRANSPOSE 1
+#if !SIMD_F64
+static inline void v_transpose(V r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 8; g += 4) {
+    u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
+    u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+  }
+  /* u[4 g + c], lane L: rows 4g..4g+3 of column 4 L + c */
+  for (int c = 0; c < 4; c++) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+#else
+static inline void v_transpose(V r[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#endif

@@ -130,3 +130,61 @@ static inline VM vm_or(VM a, VM b) { return (VM)(a | b); }
 static inline bool vm_any(VM m) { return m != 0; }
 static inline unsigned vm_count(VM m) { return (unsigned)__builtin_popcount((unsigned)m); }
 static inline unsigned vm_first(VM m) { return m ? (unsigned)__builtin_ctz((unsigned)m) : VW; }
+
+/* vector registers of the ISA (the matrix products size their register
+   tiles by it, kernels_simd.h) */
+#define SIMD_VREGS 32
+
+/* v_transpose(r): the VW x VW block of rows r[0..VW) transposed in place
+   (r[c] lane i becomes the old r[i] lane c); SIMD_HAVE_TRANSPOSE says the
+   layer has it. Unpacks within 128-bit lanes, then 128-bit lane shuffles. */
+#define SIMD_HAVE_TRANSPOSE 1
+#if !SIMD_F64
+static inline void v_transpose(V r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), e = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+  }
+  /* r[4 g + c], lane L: rows 4g..4g+3 of column 4 L + c */
+  for (int c = 0; c < 4; c++) {
+    const __m512 t0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+    const __m512 t1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+    const __m512 t2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+    const __m512 t3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    t[c] = _mm512_shuffle_f32x4(t0, t2, 0x88);
+    t[8 + c] = _mm512_shuffle_f32x4(t0, t2, 0xdd);
+    t[4 + c] = _mm512_shuffle_f32x4(t1, t3, 0x88);
+    t[12 + c] = _mm512_shuffle_f32x4(t1, t3, 0xdd);
+  }
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+#else
+static inline void v_transpose(V r[8]) {
+  __m512d t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 8; g += 4) {
+    u[g] = _mm512_shuffle_f64x2(t[g], t[g + 2], 0x88);
+    u[g + 1] = _mm512_shuffle_f64x2(t[g], t[g + 2], 0xdd);
+    u[g + 2] = _mm512_shuffle_f64x2(t[g + 1], t[g + 3], 0x88);
+    u[g + 3] = _mm512_shuffle_f64x2(t[g + 1], t[g + 3], 0xdd);
+  }
+  /* u[g + m]: columns {0, 4}, {2, 6}, {1, 5}, {3, 7} for m = 0..3 */
+  static const int col[4] = {0, 2, 1, 3};
+  for (int m = 0; m < 4; m++) {
+    r[col[m]] = _mm512_shuffle_f64x2(u[m], u[4 + m], 0x88);
+    r[col[m] + 4] = _mm512_shuffle_f64x2(u[m], u[4 + m], 0xdd);
+  }
+}
+#endif

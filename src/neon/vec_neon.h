@@ -142,3 +142,7 @@ static inline void v_store_part(T *p, size_t r, V v) {
   v_store(b, v);
   for (size_t i = 0; i < r; i++) p[i] = b[i];
 }
+
+/* vector registers of the ISA (the matrix products size their register
+   tiles by it, kernels_simd.h) */
+#define SIMD_VREGS 32
