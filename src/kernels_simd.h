@@ -955,7 +955,9 @@ static GEMM_INLINE void fwdt_block(const size_t K, const T *X, const T *W, const
   for (size_t f0 = 0; f0 < d; f0 += VW) {
     const size_t w = gemm_min(VW, d - f0);
     V xt[VW];
-    for (size_t r = 0; r < pf; r++) __builtin_prefetch(X + (VW + r) * d + f0);
+    /* the next block's rows, same columns, into L2 (into L1 was 7 % slower
+       at k = 10, 40 % at k = 3: it evicts the block being transposed) */
+    for (size_t r = 0; r < pf; r++) __builtin_prefetch(X + (VW + r) * d + f0, 0, 2);
     for (size_t r = 0; r < VW; r++)
       xt[r] = r >= rows ? v_set1((T)0)
               : w == VW ? v_load(X + r * d + f0)
