@@ -46,6 +46,9 @@
  *     which applies the rules of smr.h exactly like src/scalar.
  */
 
+#include "smr.h"     /* smr_num_threads: xt_g's tasks */
+#include "threads.h" /* smr_parallel_for */
+
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1077,10 +1080,6 @@ static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k
        in cache; blocks of 8 to 256 rows measured, 24-64 best).
    XTG_MR x XTG_NV accumulators, XTG_NV vectors of X and a broadcast fill
    the register file (SIMD_VREGS). */
-/* for xt_g's tasks (below), here rather than at the top of the file */
-#include "smr.h"     /* smr_num_threads */
-#include "threads.h" /* smr_parallel_for */
-
 #define XTG_NV 2
 #define XTG_MR ((SIMD_VREGS - 2 * XTG_NV) / XTG_NV)
 #define XTG_KC 32

@@ -555,6 +555,18 @@ static bool on_epoch(void *user, size_t epoch, double train_loss, double val_los
   return true;
 }
 
+/* A new d x k model with W = 0, b = 0 (scikit-learn's start), in place of
+   old (freed; may be NULL). */
+static smr_model *zero_model(smr_model *old, size_t d, size_t k, smr_dtype dt) {
+  smr_model_free(old);
+  smr_model *m;
+  check(smr_model_create(&m, d, k, dt, 1.0, 0), "smr_model_create");
+  const size_t esz = dt == SMR_F32 ? sizeof(float) : sizeof(double);
+  memset(smr_model_weights(m), 0, d * k * esz);
+  memset(smr_model_bias(m), 0, k * esz);
+  return m;
+}
+
 static int cmd_optimum(int argc, char **argv) {
   if (argc < 6 || argc > 7)
     die("usage: smr-train-bench optimum DIGITS_CSV|SYNTH_DIR L2 REF f32|f64 [REPS]", NULL);
@@ -603,11 +615,7 @@ static int cmd_optimum(int argc, char **argv) {
   bool reached = true;
   size_t iters = 0, iters_to_target = 0;
   for (size_t r = 0; r < reps; r++) {
-    smr_model_free(m);
-    check(smr_model_create(&m, d, k, dt, 1.0, 0), "smr_model_create");
-    const size_t esz = dt == SMR_F32 ? sizeof(float) : sizeof(double);
-    memset(smr_model_weights(m), 0, d * k * esz); /* start from 0, like sklearn */
-    memset(smr_model_bias(m), 0, k * esz);
+    m = zero_model(m, d, k, dt);
     cs.calls = 0;
     cs.reached = false;
     cs.t0 = now();
@@ -668,11 +676,7 @@ static int cmd_optimum(int argc, char **argv) {
   for (; ti < ntols && tol_done < reps; ti++) {
     to.tol = TOLS[ti];
     for (size_t r = 0; r < reps; r++) {
-      smr_model_free(m);
-      check(smr_model_create(&m, d, k, dt, 1.0, 0), "smr_model_create");
-      const size_t esz = dt == SMR_F32 ? sizeof(float) : sizeof(double);
-      memset(smr_model_weights(m), 0, d * k * esz);
-      memset(smr_model_bias(m), 0, k * esz);
+      m = zero_model(m, d, k, dt);
       const double t0 = now();
       const smr_status s = dt == SMR_F32 ? smr_fit_f32(m, Xf, D.y, n, &to, &rep)
                                          : smr_fit_f64(m, D.X, D.y, n, &to, &rep);
