@@ -1399,36 +1399,81 @@ START_TEST(test_divergence_huge_learning_rate) {
 END_TEST
 
 /* NaN or inf in X: SMR_ENONFINITE, the model untouched (parameters,
-   standardization), with and without standardize / validation. */
+   standardization) and the report empty, with and without standardize /
+   validation, for full-batch gd and lbfgs (checked by the first evaluation,
+   here over row blocks of 4 rows, the bad row in any block), for
+   minibatches (checked before the fit), and in a row of weight 0, whose
+   loss term would not show it. */
 START_TEST(test_nonfinite_features) {
   smr_dtype dt = dtypes[_i];
   const size_t n = 30, d = 3, k = 3;
   double *X = xmalloc(n * d * sizeof *X);
   int32_t *y = xmalloc(n * sizeof *y);
+  double *sw = xmalloc(n * sizeof *sw);
   make_blobs(X, y, n, d, k, 2.0, 411);
   smr_model *m = new_model(dt, d, k, 0.1, 412);
   params p0 = params_of(m);
   const double bad[3] = {NAN, INFINITY, -INFINITY};
+  enum { V_GD, V_STD, V_VAL, V_LBFGS, V_SGD, V_W0, NUM_V };
   /* The bad value in every row in turn, so it also lands in held-out rows
      of the validation variant. */
   for (size_t t = 0; t < 3; t++)
-    for (size_t variant = 0; variant < 3; variant++)
+    for (size_t variant = 0; variant < NUM_V; variant++)
       for (size_t row = 0; row < n; row++) {
         size_t at = row * d + row % d;
         double saved = X[at];
         X[at] = bad[t];
         smr_fit_options o = gd_options();
         o.epochs = 5;
-        o.standardize = variant == 1;
-        o.validation_fraction = variant == 2 ? 0.3 : 0.0;
+        o.workspace_bytes = 4 * k * esize(dt);
+        o.standardize = variant == V_STD;
+        o.validation_fraction = variant == V_VAL ? 0.3 : 0.0;
+        if (variant == V_LBFGS) o.solver = SMR_SOLVER_LBFGS;
+        if (variant == V_SGD) {
+          o.solver = SMR_SOLVER_SGD;
+          o.batch_size = 7;
+        }
+        if (variant == V_W0) {
+          for (size_t i = 0; i < n; i++) sw[i] = i == row ? 0.0 : 1.0;
+          o.sample_weight = sw;
+        }
         smr_fit_report rep;
         ck_assert_int_eq(fit_any(m, X, y, n, &o, &rep), SMR_ENONFINITE);
         ck_assert_uint_eq(rep.epochs_run, 0);
         ck_assert_uint_eq(rep.history_len, 0);
+        ck_assert_uint_eq(rep.evaluations, 0);
+        ck_assert(isnan(rep.final_loss));
         ck_assert(params_equal(m, &p0));
         ck_assert_ptr_null(smr_model_feature_mean(m));
         X[at] = saved;
       }
+  /* Finite X whose logits overflow: the first evaluation's check reads X,
+     finds it finite, and the fit goes on. Row 0's label logit is
+     x_00 * 10 = +inf, a unique +inf at the label: its loss and gradient
+     are 0 (smr.h), so one gd epoch succeeds. */
+  {
+    smr_model *mo = new_model(dt, d, k, 0.1, 413);
+    const double big = dt == SMR_F32 ? 1e38 : 1e308;
+    double *Xo = xmalloc(n * d * sizeof *Xo);
+    memcpy(Xo, X, n * d * sizeof *Xo);
+    Xo[0] = big;
+    for (size_t c = 0; c < k; c++) {
+      const double v = c == (size_t)y[0] ? 10.0 : 0.0;
+      if (dt == SMR_F32)
+        ((float *)smr_model_weights(mo))[c] = (float)v;
+      else
+        ((double *)smr_model_weights(mo))[c] = v;
+    }
+    smr_fit_options o = gd_options();
+    o.epochs = 1;
+    o.workspace_bytes = 4 * k * esize(dt);
+    smr_fit_report rep;
+    ck_assert_int_eq(fit_any(mo, Xo, y, n, &o, &rep), SMR_OK);
+    ck_assert_uint_eq(rep.epochs_run, 1);
+    ck_assert(isfinite(rep.loss_history[0]));
+    free(Xo);
+    smr_model_free(mo);
+  }
   /* Non-finite parameters (written by the user): the first step fails,
      nothing changes, and a standardization computed by the fit is not
      installed (no step used it). */
@@ -1451,6 +1496,7 @@ START_TEST(test_nonfinite_features) {
   params_free(&p0);
   free(X);
   free(y);
+  free(sw);
   smr_model_free(m);
 }
 END_TEST
