@@ -12,6 +12,7 @@
 #include "model_internal.h"
 #include "threads.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

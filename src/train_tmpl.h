@@ -284,16 +284,17 @@ static void FN(lbfgs_free)(FN(lbfgs) *L) {
   free(L->alpha);
 }
 
-/* a . b, one running sum. Eight partial sums made the Digits iteration
-   about 2 % faster but changed the rounding of the L-BFGS directions
-   enough that an f64 fit on NEON stalled (no decrease at the precision of
-   the objective) just above a gradient of 1e-9 (test_solvers,
-   test_warm_start_and_callback): left for a line search that accepts
-   steps on the gradient alone near the precision limit. */
+/* a . b with eight partial sums (element i into sum i % 8, the sums added
+   pairwise at the end): eight independent chains the compiler can put in
+   vectors, where one running sum made each dot a chain of n dependent
+   additions. The order is fixed by n alone. */
 static double FN(dot)(const double *a, const double *b, size_t n) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+  double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
+  for (size_t l = 0; i + l < n; l++) s[l] += a[i + l] * b[i + l];
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
 static void FN(read_params)(const FN(fit_ctx) *c, double *x) {
@@ -312,6 +313,15 @@ static void FN(write_params)(FN(fit_ctx) *c, const double *x) {
   T *W = c->m->W, *b = c->m->b;
   for (size_t i = 0; i < c->dk; i++) W[i] = (T)x[i];
   for (size_t j = 0; j < c->k; j++) b[j] = (T)x[c->dk + j];
+}
+
+static double FN(inf_norm)(const double *g, size_t n) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const double a = fabs(g[i]);
+    m = a > m ? a : m; /* fmax(m, a): a NaN is passed over */
+  }
+  return m;
 }
 
 /* Evaluates at x + a dir: the model takes that point (rounded), xt the
@@ -367,14 +377,25 @@ static double FN(extrapolate)(double a0, double d0, double a1, double d1) {
 /* Line search for a step a along dir satisfying the strong Wolfe
    conditions f(a) <= f0 + c1 a dphi0 and |dphi(a)| <= c2 |dphi0| (c1 =
    1e-4, c2 = 0.9; Nocedal & Wright, Algorithms 3.5 and 3.6, with cubic
-   interpolation). Returns true with the accepted point in xt, gt and its
-   objective in *ft; when the search runs out of evaluations (LS_MAX) or
-   the bracket collapses, the best point seen that decreased f is accepted;
-   false when there is none (the model then holds x again). */
+   interpolation), or their approximate form near the precision limit:
+   close to the minimum, f0 - f(a) falls below the rounding of the
+   objective and the decrease test fails on noise, while the derivatives
+   still say where the minimum is. A point that meets the curvature
+   condition, whose f exceeds f0 by at most LS_EPS_F eps(T) |f0| and whose
+   gradient is smaller (max norm) than at x is then accepted (Hager &
+   Zhang's approximate Wolfe conditions, CG_DESCENT, 2005, with progress
+   measured by the gradient where f cannot measure it; once the gradient is
+   rounding noise it stops getting smaller and the search fails as
+   before). Returns true with the accepted point in xt, gt and
+   its objective in *ft; when the search runs out of evaluations (LS_MAX)
+   or the bracket collapses, the best point seen that decreased f is
+   accepted; false when there is none (the model then holds x again). */
 #define LS_MAX 25
+#define LS_EPS_F 16.0
 static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_t *y,
                             const T *w, size_t n, double a, double dphi0, double *ft) {
   const double c1 = 1e-4, c2 = 0.9, f0 = L->f;
+  const double eps_f = LS_EPS_F * (sizeof(T) == sizeof(float) ? FLT_EPSILON : DBL_EPSILON) * fabs(f0);
   double a_prev = 0.0, f_prev = f0, d_prev = dphi0;
   double a_lo = 0.0, f_lo = f0, d_lo = dphi0, a_hi = 0.0, f_hi = f0, d_hi = dphi0;
   double f_best = f0, a_next = a;
@@ -382,6 +403,11 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
   for (int it = 0; it < LS_MAX; it++) {
     double da;
     const double fa = FN(ls_eval)(c, L, X, y, w, n, a, &da);
+    if (fa > f0 + c1 * a * dphi0 && fa <= f0 + eps_f && fabs(da) <= -c2 * dphi0 &&
+        FN(inf_norm)(L->gt, L->P) < FN(inf_norm)(L->g, L->P)) {
+      *ft = fa; /* approximate Wolfe */
+      return true;
+    }
     bool keep = false; /* the point at a becomes the low end (and the best) */
     if (!bracket) {
       if (fa > f0 + c1 * a * dphi0 || (it > 0 && fa >= f_prev)) {
@@ -508,15 +534,6 @@ static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32
   memcpy(L->g, L->gt, P * sizeof(double));
   L->f = ft;
   return true;
-}
-
-static double FN(inf_norm)(const double *g, size_t n) {
-  double m = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    const double a = fabs(g[i]);
-    m = a > m ? a : m; /* fmax(m, a): a NaN is passed over */
-  }
-  return m;
 }
 
 /* Population mean and standard deviation per feature of the nt training

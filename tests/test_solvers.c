@@ -500,7 +500,9 @@ START_TEST(test_warm_start_and_callback) {
   smr_fit_options o = smr_fit_options_default();
   o.solver = SMR_SOLVER_LBFGS;
   o.l2 = 1e-2;
-  o.tol = dt == SMR_F64 ? 1e-9 : 2e-5;
+  /* f32: the approximate Wolfe steps carry it below the 2.5e-6 where the
+     decrease test alone stalled */
+  o.tol = dt == SMR_F64 ? 1e-9 : 1e-7;
   o.callback = count_calls;
   calls = 0;
   smr_fit_report rep;
@@ -509,8 +511,12 @@ START_TEST(test_warm_start_and_callback) {
   ck_assert_uint_eq(calls, rep.epochs_run); /* one call per iteration */
   ck_assert_uint_eq(rep.history_len, rep.epochs_run);
   ck_assert_double_eq(last_loss, rep.loss_history[rep.epochs_run - 1]);
-  for (size_t e = 1; e < rep.epochs_run; e++) /* L-BFGS only accepts decreases */
-    ck_assert_double_lt(rep.loss_history[e], rep.loss_history[e - 1]);
+  /* L-BFGS accepts decreases, and near the optimum (approximate Wolfe)
+     rises of at most 16 eps of the dtype, relative */
+  const double eps = dt == SMR_F64 ? DBL_EPSILON : FLT_EPSILON;
+  for (size_t e = 1; e < rep.epochs_run; e++)
+    ck_assert_double_le(rep.loss_history[e],
+                        rep.loss_history[e - 1] * (1.0 + 16.0 * eps));
   /* warm start: a second fit starts at the optimum and stops at once */
   const size_t nw = s.d * s.k;
   double *W1 = xmalloc(nw * sizeof *W1);
