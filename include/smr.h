@@ -346,7 +346,10 @@ typedef struct smr_fit_options {
   bool   nesterov;       /* sgd: Nesterov momentum; default false */
   double beta1, beta2;   /* adam: each in [0, 1); defaults 0.9, 0.999 */
   double adam_eps;       /* adam: > 0; default 1e-8 */
-  size_t lbfgs_history;  /* lbfgs: correction pairs kept, >= 1; default 10 */
+  size_t lbfgs_history;  /* lbfgs: correction pairs kept; default 0 = auto:
+                            30, or fewer (at least 10) when 30 pairs would
+                            take more than 256 MiB (16 bytes per pair and
+                            parameter, d k + k parameters) */
   double tol;            /* lbfgs: stop when max_j |gradient_j| <= tol (the
                             gradient of the objective above); >= 0;
                             default 1e-6 */

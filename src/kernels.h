@@ -70,6 +70,8 @@
                     double bc1, double sbc2, const T *g, T *m, T *v, T *p);   \
   /* sum of squares in double. */                                              \
   double (*sumsq)(const T *x, size_t len);                                     \
+  /* sum of x_i y_i in double (L-BFGS's dot products: the f64 entry). */     \
+  double (*dot)(const T *x, const T *y, size_t len);                           \
   /* true when every element is finite. */                                     \
   bool (*all_finite)(const T *x, size_t len);                                  \
   /* Per column f of X (n >= 1 rows): mean[f] and the population standard  \

@@ -1287,6 +1287,22 @@ static double simd_sumsq(const T *x, size_t len) {
   return w_hsum(a0) + w_hsum(a1);
 }
 
+/* Sum of x_i y_i in double (f32: products exact in double); four lane
+   sums, so independent chains keep the adds busy. */
+static double simd_dot(const T *x, const T *y, size_t len) {
+  VA a0 = w_zero(), a1 = w_zero(), a2 = w_zero(), a3 = w_zero();
+  size_t j = 0;
+  for (; j + 4 * VW <= len; j += 4 * VW) {
+    w_addmul(&a0, v_load(x + j), v_load(y + j));
+    w_addmul(&a1, v_load(x + j + VW), v_load(y + j + VW));
+    w_addmul(&a2, v_load(x + j + 2 * VW), v_load(y + j + 2 * VW));
+    w_addmul(&a3, v_load(x + j + 3 * VW), v_load(y + j + 3 * VW));
+  }
+  for (; j + VW <= len; j += VW) w_addmul(&a0, v_load(x + j), v_load(y + j));
+  if (j < len) w_addmul(&a1, v_load_part(x + j, len - j, (T)0), v_load_part(y + j, len - j, (T)0));
+  return (w_hsum(a0) + w_hsum(a1)) + (w_hsum(a2) + w_hsum(a3));
+}
+
 /* x * 0 is 0 for finite x and NaN for inf or NaN; the sum of those stays 0
    exactly when every element is finite. */
 static bool simd_all_finite(const T *x, size_t len) {
@@ -1315,6 +1331,7 @@ void SIMD_INSTALL(struct SIMD_TABLE *t) {
   t->colsum = simd_colsum;
   t->axpy = simd_axpy;
   t->sumsq = simd_sumsq;
+  t->dot = simd_dot;
   t->all_finite = simd_all_finite;
   /* ce_prob (the seed's reference formula), col_mean_std and standardize
      (once per fit or predict call, in double), and the optimizer steps

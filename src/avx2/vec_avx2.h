@@ -79,6 +79,10 @@ static inline void w_addsq(VA *w, V v) {
   w->lo = _mm256_fmadd_pd(l, l, w->lo);
   w->hi = _mm256_fmadd_pd(h, h, w->hi);
 }
+static inline void w_addmul(VA *w, V a, V b) {
+  w->lo = _mm256_fmadd_pd(lo_pd(a), lo_pd(b), w->lo);
+  w->hi = _mm256_fmadd_pd(hi_pd(a), hi_pd(b), w->hi);
+}
 static inline double hsum_pd(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
   s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
@@ -141,6 +145,7 @@ static inline void w_add(VA *w, V x) {
 /* Squares add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
 static inline void w_addsq(VA *w, V x) { w->s = _mm256_fmadd_pd(x, x, w->s); }
+static inline void w_addmul(VA *w, V a, V b) { w->s = _mm256_fmadd_pd(a, b, w->s); }
 static inline double w_hsum(VA w) {
   const __m256d v = _mm256_sub_pd(w.s, w.c);
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));

@@ -422,6 +422,12 @@ static double SFX(scalar_sumsq)(const T *x, size_t len) {
   return acc;
 }
 
+static double SFX(scalar_dot)(const T *x, const T *y, size_t len) {
+  double acc = 0.0;
+  for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)y[i];
+  return acc;
+}
+
 static bool SFX(scalar_all_finite)(const T *x, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (!isfinite(x[i])) return false;
@@ -465,6 +471,7 @@ static void SFX(install)(struct SFX(smr_kernels) *t) {
   t->momentum_step = SFX(scalar_momentum_step);
   t->adam_step = SFX(scalar_adam_step);
   t->sumsq = SFX(scalar_sumsq);
+  t->dot = SFX(scalar_dot);
   t->all_finite = SFX(scalar_all_finite);
   t->col_mean_std = SFX(scalar_col_mean_std);
   t->standardize = SFX(scalar_standardize);
