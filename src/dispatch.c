@@ -111,7 +111,7 @@ static const struct isa_desc isas[] = {
 /* Tables and the active choice                                              */
 /* ------------------------------------------------------------------------ */
 
-atomic_size_t smr_stream_min_bytes = (size_t)32 << 20;
+atomic_size_t smr_stream_min_bytes = SIZE_MAX; /* off: see kernels.h */
 _Thread_local size_t smr_stream_call_bytes = 0;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
