@@ -27,7 +27,9 @@
  *      non-temporal store, p aligned to the vector's size) and
  *      v_stream_fence(); 0 otherwise
  *   VA accumulator of VW lanes in double: w_zero(), w_add(VA *, V),
- *      w_addsq(VA *, V) (adds x*x exactly formed in double for f32),
+ *      w_addmul(VA *, V a, V b) (adds a*b, exactly formed in double for
+ *      f32, by one fused multiply-add per double lane; f64: to the plain
+ *      lane sum, outside Kahan's correction),
  *      double w_hsum(W).
  *      f32: the lanes widened to double; f64: Kahan-compensated lanes.
  *
@@ -1273,6 +1275,9 @@ static void simd_colsum(const T *G, T *db, size_t n, size_t k, bool accumulate) 
     for (size_t j = 0; j < k; j++) db[j] = (T)0;
   for (size_t i = 0; i < n; i++) axpy_row(k, v_set1((T)1), G + i * k, db);
 }
+
+/* adds x*x to the lanes (w_addmul of the vec layer) */
+static inline void w_addsq(VA *w, V v) { w_addmul(w, v, v); }
 
 /* Sum of squares in double (f32: squares formed exactly in double). */
 static double simd_sumsq(const T *x, size_t len) {

@@ -213,17 +213,21 @@ static void report_empty(smr_fit_report *r) {
 }
 
 #define T float
+#define T_EPS FLT_EPSILON
 #define SFX f32
 #define DT SMR_F32
 #include "train_tmpl.h"
 #undef T
+#undef T_EPS
 #undef SFX
 #undef DT
 
 #define T double
+#define T_EPS DBL_EPSILON
 #define SFX f64
 #define DT SMR_F64
 #include "train_tmpl.h"
 #undef T
+#undef T_EPS
 #undef SFX
 #undef DT

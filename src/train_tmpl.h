@@ -1,5 +1,6 @@
 /* train_tmpl.h - body of train.c for one dtype. Included with
      T    the element type (float, double)
+     T_EPS its machine epsilon
      SFX  the suffix (f32, f64): names smr_fit_<SFX> and the table member
      DT   the model dtype (SMR_F32, SMR_F64)
    No include guard on purpose. */
@@ -390,7 +391,7 @@ static double FN(extrapolate)(double a0, double d0, double a1, double d1) {
 static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int32_t *y,
                             const T *w, size_t n, double a, double dphi0, double *ft) {
   const double c1 = 1e-4, c2 = 0.9, f0 = L->f;
-  const double eps_f = LS_EPS_F * (sizeof(T) == sizeof(float) ? FLT_EPSILON : DBL_EPSILON) * fabs(f0);
+  const double eps_f = LS_EPS_F * T_EPS * fabs(f0);
   double a_prev = 0.0, f_prev = f0, d_prev = dphi0;
   double a_lo = 0.0, f_lo = f0, d_lo = dphi0, a_hi = 0.0, f_hi = f0, d_hi = dphi0;
   double f_best = f0, a_next = a;
@@ -398,14 +399,15 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
   for (int it = 0; it < LS_MAX; it++) {
     double da;
     const double fa = FN(ls_eval)(c, L, X, y, w, n, a, &da);
-    if (fa > f0 + c1 * a * dphi0 && fa <= f0 + eps_f && fabs(da) <= -c2 * dphi0 &&
+    const bool armijo = fa <= f0 + c1 * a * dphi0; /* sufficient decrease */
+    if (!armijo && fa <= f0 + eps_f && fabs(da) <= -c2 * dphi0 &&
         FN(inf_norm)(L->gt, L->P) < FN(inf_norm)(L->g, L->P)) {
       *ft = fa; /* approximate Wolfe */
       return true;
     }
     bool keep = false; /* the point at a becomes the low end (and the best) */
     if (!bracket) {
-      if (fa > f0 + c1 * a * dphi0 || (it > 0 && fa >= f_prev)) {
+      if (!armijo || (it > 0 && fa >= f_prev)) {
         bracket = true;
         a_lo = a_prev, f_lo = f_prev, d_lo = d_prev;
         a_hi = a, f_hi = fa, d_hi = da;
@@ -423,7 +425,7 @@ static bool FN(line_search)(FN(fit_ctx) *c, FN(lbfgs) *L, const T *X, const int3
         a_prev = a, f_prev = fa, d_prev = da;
       }
     } else {
-      if (fa > f0 + c1 * a * dphi0 || fa >= f_lo) {
+      if (!armijo || fa >= f_lo) {
         a_hi = a, f_hi = fa, d_hi = da;
       } else {
         if (fabs(da) <= -c2 * dphi0) {

@@ -61,11 +61,6 @@ static inline void w_add(VA *w, V v) {
   w->lo = _mm512_add_pd(w->lo, lo_pd(v));
   w->hi = _mm512_add_pd(w->hi, hi_pd(v));
 }
-static inline void w_addsq(VA *w, V v) {
-  const __m512d l = lo_pd(v), h = hi_pd(v);
-  w->lo = _mm512_fmadd_pd(l, l, w->lo);
-  w->hi = _mm512_fmadd_pd(h, h, w->hi);
-}
 static inline void w_addmul(VA *w, V a, V b) {
   w->lo = _mm512_fmadd_pd(lo_pd(a), lo_pd(b), w->lo);
   w->hi = _mm512_fmadd_pd(hi_pd(a), hi_pd(b), w->hi);
@@ -114,9 +109,8 @@ static inline void w_add(VA *w, V x) {
   w->c = _mm512_sub_pd(_mm512_sub_pd(t, w->s), y);
   w->s = t;
 }
-/* Squares add to the plain lane sum, like the scalar twin: Kahan's
+/* Products add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
-static inline void w_addsq(VA *w, V x) { w->s = _mm512_fmadd_pd(x, x, w->s); }
 static inline void w_addmul(VA *w, V a, V b) { w->s = _mm512_fmadd_pd(a, b, w->s); }
 static inline double w_hsum(VA w) { return _mm512_reduce_add_pd(_mm512_sub_pd(w.s, w.c)); }
 

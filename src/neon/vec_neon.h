@@ -63,11 +63,6 @@ static inline void w_add(VA *w, V v) {
   w->lo = vaddq_f64(w->lo, vcvt_f64_f32(vget_low_f32(v)));
   w->hi = vaddq_f64(w->hi, vcvt_high_f64_f32(v));
 }
-static inline void w_addsq(VA *w, V v) {
-  const float64x2_t l = vcvt_f64_f32(vget_low_f32(v)), h = vcvt_high_f64_f32(v);
-  w->lo = vfmaq_f64(w->lo, l, l);
-  w->hi = vfmaq_f64(w->hi, h, h);
-}
 static inline void w_addmul(VA *w, V a, V b) {
   w->lo = vfmaq_f64(w->lo, vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_low_f32(b)));
   w->hi = vfmaq_f64(w->hi, vcvt_high_f64_f32(a), vcvt_high_f64_f32(b));
@@ -119,9 +114,8 @@ static inline void w_add(VA *w, V x) {
   w->c = vsubq_f64(vsubq_f64(t, w->s), y);
   w->s = t;
 }
-/* Squares add to the plain lane sum, like the scalar twin: Kahan's
+/* Products add to the plain lane sum, like the scalar twin: Kahan's
    correction would turn an overflow to +inf into NaN (inf - inf). */
-static inline void w_addsq(VA *w, V x) { w->s = vfmaq_f64(w->s, x, x); }
 static inline void w_addmul(VA *w, V a, V b) { w->s = vfmaq_f64(w->s, a, b); }
 static inline double w_hsum(VA w) { return vaddvq_f64(vsubq_f64(w.s, w.c)); }
 

@@ -416,17 +416,13 @@ static void SFX(scalar_adam_step)(size_t len, double lr, double b1, double b2, d
   }
 }
 
-static double SFX(scalar_sumsq)(const T *x, size_t len) {
-  double acc = 0.0;
-  for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)x[i];
-  return acc;
-}
-
 static double SFX(scalar_dot)(const T *x, const T *y, size_t len) {
   double acc = 0.0;
   for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)y[i];
   return acc;
 }
+
+static double SFX(scalar_sumsq)(const T *x, size_t len) { return SFX(scalar_dot)(x, x, len); }
 
 static bool SFX(scalar_all_finite)(const T *x, size_t len) {
   for (size_t i = 0; i < len; i++)
