@@ -142,12 +142,12 @@ SMR_API smr_status smr_isa_env_status(void);
    pieces for any count and the CE and bias-gradient (db) sums add the
    pieces in the same order, so from the same logits the objective, the
    losses and db are bit for bit the same on 1 or N threads. The logits Z
-   and dW of more than 64 classes come from the BLAS's matrix products,
-   which OpenBLAS may round differently on another thread count: there,
-   fits on different counts agree within rounding. Up to 64 classes the
-   products are smr's own on every count, and fits are bit for bit the
-   same on 1 or N threads. On a given count every result is the same run
-   to run. */
+   and dW come from smr's own matrix kernels for up to 64 classes or a W of
+   at most 1 MiB, and fits are then bit for bit the same on 1 or N
+   threads; larger products come from the BLAS (when built with it), which
+   OpenBLAS may round differently on another thread count: there, fits on
+   different counts agree within rounding. On a given count every result
+   is the same run to run. */
 #define SMR_MAX_THREADS 256
 /* n in [1, SMR_MAX_THREADS], else SMR_EINVAL (nothing changes). Process-
    wide; waits for a parallel job in flight. Also sets the BLAS's count
@@ -364,9 +364,10 @@ typedef struct smr_fit_options {
   const double *class_weights;
 
   /* The logits workspace holds at most this many bytes (at least one row):
-     batches are processed in row blocks of about 4 MiB (at least 512 rows)
+     batches are processed in row blocks of about 2 MiB (at least 128 rows)
      under this cap, with the same result up to the order of additions
-     (docs/TRAINING.md). Default 64 MiB; 0 is SMR_EINVAL. */
+     (the same bits with smr's own products; docs/TRAINING.md). Default
+     64 MiB; 0 is SMR_EINVAL. */
   size_t workspace_bytes;
 } smr_fit_options;
 

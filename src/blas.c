@@ -14,9 +14,9 @@
  * the built-in kernels. n = 0 never reaches the BLAS. CBLAS takes int
  * sizes: more than INT_MAX rows go in slices. Three cases go to the active
  * ISA's own kernel instead: n = 0 in xt_g (it clears dW unless
- * accumulating), d or k beyond INT_MAX (a W of 8 GiB and more), and narrow
- * products (k <= BUILTIN_MAX_K with one BLAS thread), where it is faster
- * (see below).
+ * accumulating), d or k beyond INT_MAX (a W of 8 GiB and more), and the
+ * shapes where the ISA's kernels are faster (narrow k, or a W that fits L2:
+ * see builtin_wins below).
  *
  * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
  * would use them all in every product, from every thread that calls the
@@ -52,27 +52,35 @@
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Up to this many columns (k, the classes) the ISA's own blocked kernels
-   (src/kernels_simd.h) beat single-threaded OpenBLAS, whose kernels are
-   built for wide matrices: measured on Zen 4 (OpenBLAS 0.3.21, Cooperlake
-   core), n = 60000, d = 784, k = 10: linear_forward 22 ms vs 43 ms (f32),
-   38 ms vs 111 ms (f64); at k = 64 about even, from k = 128 on OpenBLAS
-   even or ahead. So those shapes stay with the ISA, on any thread count:
-   linear_forward on smr's threads in row tasks (every row of Z is the
-   same whatever rows share a call, kernels_simd.h, so Z is the single
-   call's bit for bit), xt_g through the ISA's kernel, which runs in tasks
-   over ranges of d on smr's threads itself (its depth is n, which only
-   partial sums could split, changing the rounding with the count; a range
-   of d takes all n in order, so dW is the single call's bit for bit).
-   With OpenBLAS 0.3.21 on 2 threads instead, both products were slower
-   than this at n = 60000, d = 784, k = 10 (docs/BENCHMARKS.md); and
-   narrow fits stay bit for bit the same on every thread count. */
+/* Which products stay with the ISA's own blocked kernels
+   (src/kernels_simd.h), which run on smr's threads themselves
+   (linear_forward in row tasks, xt_g in tasks over ranges of d or k: every
+   element's chain of fused multiply-adds is the single call's, so the
+   result is the same bit for bit on any thread count):
+     - narrow products, k <= BUILTIN_MAX_K: OpenBLAS's kernels are built for
+       wide matrices. Zen 4, OpenBLAS 0.3.21 (Cooperlake core), n = 60000,
+       d = 784, k = 10: linear_forward 22 ms vs 43 ms (f32), 38 vs 111 ms
+       (f64); on 2 threads OpenBLAS was slower still.
+     - W (d x k) of at most BUILTIN_MAX_W_BYTES: the built-in forward packs
+       W's panels again for every block of rows, which costs nothing while
+       W stays in L2 (1 MiB per core on Zen 4) and a trip to L3 beyond.
+       One thread, the trainer's row blocks, objective + gradient, f32 (ms,
+       built-in vs OpenBLAS): 20000 x 100 x 1000 89 vs 92; x 100 x 300
+       26.5 vs 29.8; x 784 x 200 129 vs 133; x 512 x 128 57 vs 60; x 256 x
+       1000 210 vs 215; x 1024 x 100 103 vs 101 (about even). Beyond it
+       OpenBLAS, which packs both operands, wins: 10000 x 512 x 1000 238
+       vs 211, 8000 x 1024 x 1000 409 vs 333.
+   So the choice depends on the shape alone, never on the thread count. */
 #define BUILTIN_MAX_K 64
-/* rows per task of the threaded built-in linear_forward: whole 6-row
-   register tiles, 384 x 784 x 10 f32 is about 0.1 ms of work */
-#define FORWARD_TASK_ROWS 384
+#define BUILTIN_MAX_W_BYTES ((size_t)1 << 20)
 
-static bool builtin_wins(size_t k) { return k <= BUILTIN_MAX_K; }
+static bool builtin_wins(size_t d, size_t k, size_t esize) {
+  return k <= BUILTIN_MAX_K || (d <= BUILTIN_MAX_W_BYTES / esize / k);
+}
+
+bool smr_blas_builtin(size_t d, size_t k, size_t esize) {
+  return d > INT_MAX || k > INT_MAX || builtin_wins(d, k, esize);
+}
 
 /* The chosen thread count, 0 for OpenBLAS's own (see the top). */
 static atomic_int wanted_threads = 0;
@@ -154,6 +162,11 @@ const char *smr_blas_name(void) { return "CBLAS (not OpenBLAS: implementation un
 #endif
 
 #else /* no BLAS: the ISA's blocked kernels (src/kernels_simd.h) stay */
+
+bool smr_blas_builtin(size_t d, size_t k, size_t esize) {
+  (void)d, (void)k, (void)esize;
+  return true;
+}
 
 void smr_blas_install(struct smr_kernels *t) { (void)t; }
 

@@ -6,12 +6,15 @@
 #ifndef SMR_BLAS_H
 #define SMR_BLAS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct smr_kernels;
 
 /* Overwrites linear_forward and xt_g of both dtypes in t with
-   cblas_sgemm / cblas_dgemm versions (which hand narrow products to the
-   active ISA's own kernels while the BLAS runs one thread). Without BLAS:
-   does nothing. */
+   cblas_sgemm / cblas_dgemm versions (which hand the shapes where the
+   active ISA's own kernels win back to them: smr_blas_builtin). Without
+   BLAS: does nothing. */
 void smr_blas_install(struct smr_kernels *t);
 
 /* The BLAS's thread count from the start (smr_threads_init, once, when
@@ -31,8 +34,13 @@ const char *smr_blas_name(void);
    core). Without OpenBLAS: does nothing. */
 void smr_blas_set_num_threads(int n);
 
-/* The BLAS's thread count (1 without OpenBLAS). With 1, products of at
-   most 64 columns stay with the ISA's own kernels (blas.c). */
+/* The BLAS's thread count (1 without OpenBLAS). */
 int smr_blas_num_threads(void);
+
+/* True when linear_forward and xt_g with d features, k classes and
+   elements of esize bytes run on the active ISA's own kernels (the same
+   bits on any thread count), false when on the BLAS. Always true without
+   BLAS. The choice depends on the shape alone (blas.c, builtin_wins). */
+bool smr_blas_builtin(size_t d, size_t k, size_t esize);
 
 #endif /* SMR_BLAS_H */

@@ -8,27 +8,12 @@
 
 #define FN(name) SMR_CAT(name, SFX)
 
-/* The ISA's own linear_forward over rows [t R, (t + 1) R) of the product. */
-typedef struct {
-  void (*forward)(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d, size_t k);
-  const T *X, *W, *b;
-  T *Z;
-  size_t n, d, k;
-} FN(forward_job);
-
-static void FN(forward_task)(void *arg, size_t t) {
-  const FN(forward_job) *j = arg;
-  const size_t r0 = t * FORWARD_TASK_ROWS, rows = min_size(FORWARD_TASK_ROWS, j->n - r0);
-  j->forward(j->X + r0 * j->d, j->W, j->b, j->Z + r0 * j->k, rows, j->d, j->k);
-}
-
 static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
                                     size_t k) {
-  /* narrow products, and d or k beyond CBLAS's int: the ISA's own kernel,
-     in row tasks on smr's threads */
-  if (builtin_wins(k) || d > INT_MAX || k > INT_MAX) {
-    FN(forward_job) j = {smr_kernels_for(smr_isa_active())->SFX.linear_forward, X, W, b, Z, n, d, k};
-    smr_parallel_for((n + FORWARD_TASK_ROWS - 1) / FORWARD_TASK_ROWS, FN(forward_task), &j);
+  /* the shapes where the ISA's own kernel wins, and d or k beyond CBLAS's
+     int: the ISA's own kernel (in row tasks on smr's threads) */
+  if (smr_blas_builtin(d, k, sizeof(T))) {
+    smr_kernels_for(smr_isa_active())->SFX.linear_forward(X, W, b, Z, n, d, k);
     return;
   }
   blas_ready();
@@ -42,9 +27,10 @@ static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, si
 
 static void FN(blas_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
                           bool accumulate) {
-  /* narrow products, n = 0 (dW cleared or kept), and d or k beyond CBLAS's
-     int: the ISA's own kernel */
-  if (builtin_wins(k) || n == 0 || d > INT_MAX || k > INT_MAX) {
+  /* the shapes where the ISA's own kernel wins, n = 0 (dW cleared or
+     kept), and d or k beyond CBLAS's int: the ISA's own kernel (in tasks
+     on smr's threads) */
+  if (n == 0 || smr_blas_builtin(d, k, sizeof(T))) {
     smr_kernels_for(smr_isa_active())->SFX.xt_g(X, G, dW, n, d, k, accumulate);
     return;
   }

@@ -1011,9 +1011,8 @@ static void fwdt(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d, s
 }
 #endif
 
-/* Z = X W + b: Z_ij starts at b_j and takes X_if W_fj for f in order. */
-static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
-                                size_t k) {
+/* Rows [0, n) of Z = X W + b on the calling thread. */
+static void forward_rows(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d, size_t k) {
 #if SIMD_HAVE_TRANSPOSE
   if (k <= FWDT_USE_MAX_K) {
     fwdt(X, W, b, Z, n, d, k);
@@ -1037,19 +1036,61 @@ static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t
   }
 }
 
-/* dW (+)= X^T G in the orientation above (C = dW, d x k): the GEMM for
-   wide k. dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
-   order. n >= 1. */
+/* Products below PAR_MIN multiply-adds (about 40 us on one core) stay on
+   the calling thread; above it linear_forward runs in row tasks and xt_g
+   in tasks over ranges of columns (d or k) on smr's threads. */
+#define PAR_MIN ((size_t)1 << 21)
+
+typedef struct {
+  const T *X, *W, *b;
+  T *Z;
+  size_t n, d, k, rows;
+} fwd_job;
+
+static void fwd_task(void *arg, size_t t) {
+  const fwd_job *j = arg;
+  const size_t r0 = t * j->rows;
+  forward_rows(j->X + r0 * j->d, j->W, j->b, j->Z + r0 * j->k, gemm_min(j->rows, j->n - r0),
+               j->d, j->k);
+}
+
+/* Z = X W + b: Z_ij starts at b_j and takes X_if W_fj for f in order.
+   Each row of Z depends on its row of X alone, so the rows can be cut into
+   tasks anyhow: the result is the single call's bit for bit, on any
+   thread count. Two tasks per thread. */
+static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
+                                size_t k) {
+  const size_t threads = n * d * k >= PAR_MIN ? smr_num_threads() : 1;
+  /* rows per task: whole register tiles (VW-row blocks transposed, else
+     GEMM_MR rows), so only the last task has a tail */
+#if SIMD_HAVE_TRANSPOSE
+  const size_t quantum = k <= FWDT_USE_MAX_K ? VW : GEMM_MR;
+#else
+  const size_t quantum = GEMM_MR;
+#endif
+  if (threads <= 1 || n <= quantum) {
+    forward_rows(X, W, b, Z, n, d, k);
+    return;
+  }
+  size_t rows = (n + 2 * threads - 1) / (2 * threads);
+  rows = (rows + quantum - 1) / quantum * quantum;
+  fwd_job j = {X, W, b, Z, n, d, k, rows};
+  smr_parallel_for((n + rows - 1) / rows, fwd_task, &j);
+}
+
+/* Columns [j0, j1) of dW (+)= X^T G in the orientation above (C = dW,
+   d x k): the GEMM for wide k. dW_fj starts at 0 (or dW_fj) and takes
+   X_if G_ij for i in order. n >= 1; j0 a multiple of the panel width. */
 static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
-                     bool accumulate) {
+                     bool accumulate, size_t j0, size_t j1) {
   _Alignas(64) T gp[GEMM_KC * GEMM_NR * VW];
   for (size_t ic = 0; ic < n; ic += GEMM_KC) {
     const size_t kc = gemm_min(GEMM_KC, n - ic);
     const bool from_zero = ic == 0 && !accumulate;
     for (size_t fc = 0; fc < d; fc += GEMM_MC) {
       const size_t mc = gemm_min(GEMM_MC, d - fc);
-      for (size_t jc = 0; jc < k; jc += GEMM_NR * VW) {
-        const size_t w = gemm_min(GEMM_NR * VW, k - jc), nr = (w + VW - 1) / VW;
+      for (size_t jc = j0; jc < j1; jc += GEMM_NR * VW) {
+        const size_t w = gemm_min(GEMM_NR * VW, j1 - jc), nr = (w + VW - 1) / VW;
         gemm_pack(gp, G + ic * k + jc, k, kc, w, nr);
         T *c = dW + fc * k + jc;
         gemm_panel(nr, mc, X + ic * d + fc, 1, d, gp, kc, from_zero ? NULL : c, k, c, k, w);
@@ -1175,14 +1216,12 @@ static void xtg_narrow(const T *X, const T *G, T *dW, size_t n, size_t d, size_t
   }
 }
 
-/* The narrow xt_g in tasks over ranges of d on smr's threads: each task
-   takes every row i in order for its columns, so every element's chain of
-   fused multiply-adds, and the result, is the single call's whatever the
-   thread count (the count only sets the width of the ranges). Products
-   below XTG_PAR_MIN multiply-adds (about 40 us on one core) stay on the
-   calling thread. */
-#define XTG_PAR_MIN ((size_t)1 << 21)
-
+/* xt_g in tasks on smr's threads: the narrow one over ranges of d, the
+   wide one over ranges of k (whole panels). Each task takes every row i in
+   order for its columns, so every element's chain of fused multiply-adds,
+   and the result, is the single call's whatever the thread count (the
+   count only sets the width of the ranges). Products below PAR_MIN stay
+   on the calling thread. */
 typedef struct {
   const T *X, *G;
   T *dW;
@@ -1197,6 +1236,12 @@ static void xtg_task(void *arg, size_t t) {
              gemm_min(f0 + j->width, j->d));
 }
 
+static void xtg_wide_task(void *arg, size_t t) {
+  const xtg_job *j = arg;
+  const size_t j0 = t * j->width;
+  xtg_wide(j->X, j->G, j->dW, j->n, j->d, j->k, j->accumulate, j0, gemm_min(j0 + j->width, j->k));
+}
+
 /* dW (+)= X^T G: dW_fj starts at 0 (or dW_fj) and takes X_if G_ij for i in
    order. */
 static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
@@ -1206,14 +1251,22 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
       for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
     return;
   }
-  const size_t threads = n * d * k >= XTG_PAR_MIN ? smr_num_threads() : 1;
+  const size_t threads = n * d * k >= PAR_MIN ? smr_num_threads() : 1;
   const size_t vecs = (d + VW - 1) / VW, per = (vecs + threads - 1) / threads;
   /* the wide orientation for k beyond the narrow path, and on one thread
      where it fills more lanes: its vectors per row of X, d ceil(k / VW),
      below the narrow one's k ceil(d / VW) (d = 100, k = 16..64 with 16
      lanes: 5-10 % faster) */
   if (k > XTG_NARROW_MAX_K || (per == vecs && d * ((k + VW - 1) / VW) < k * vecs)) {
-    xtg_wide(X, G, dW, n, d, k, accumulate);
+    const size_t pw = GEMM_NR * VW, panels = (k + pw - 1) / pw;
+    const size_t width = (panels + threads - 1) / threads * pw;
+    if (threads <= 1 || width >= k) {
+      xtg_wide(X, G, dW, n, d, k, accumulate, 0, k);
+      return;
+    }
+    /* one range of whole panels per thread */
+    xtg_job j = {X, G, dW, n, d, k, width, accumulate};
+    smr_parallel_for((k + width - 1) / width, xtg_wide_task, &j);
     return;
   }
   if (per == vecs) {

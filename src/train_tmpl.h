@@ -47,14 +47,19 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_op
   c.dk = m->d * m->k;
   c.l2 = o->l2;
   const size_t cap_rows = o->workspace_bytes / (c.k * sizeof(T));
-  /* a block of about BLOCK_BYTES stays in L3 between the GEMM that writes
-     it, the CE pass and the GEMM that reads it, and its pages are touched
-     once per fit; at least BLOCK_MIN_ROWS rows keep the dW update of each
-     block (a pass over d x k) small next to its GEMM */
+  c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
+  /* a block of about BLOCK_BYTES stays in L2 (one thread) or L3 between
+     the GEMM that writes it, the CE pass and the GEMM that reads it, and
+     its pages are touched once per fit; at least BLOCK_MIN_ROWS rows keep
+     the dW update of each block (a pass over d x k) small next to its
+     GEMM; whole CE tasks, so the loss and db do not depend on the block
+     (nor does the rest with smr's own products: see ce_block) */
   size_t rows = BLOCK_BYTES / (c.k * sizeof(T));
   if (rows < BLOCK_MIN_ROWS) rows = BLOCK_MIN_ROWS;
-  c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap_rows > 0 ? cap_rows : 1));
-  c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
+  rows = (rows + c.crows - 1) / c.crows * c.crows;
+  /* the cap in whole CE tasks too, where it allows one */
+  const size_t cap = cap_rows >= c.crows ? cap_rows / c.crows * c.crows : cap_rows > 0 ? cap_rows : 1;
+  c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap));
   /* the wave only groups tasks into jobs (never changes a result): at
      least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
   const size_t threads = smr_num_threads();
@@ -102,16 +107,18 @@ static void FN(ce_task)(void *arg, size_t t) {
 }
 
 /* The row-parallel part of the pipeline on a block of `rows` logits in Z:
-   returns sum_i w_i CE_i over the block, and with grad, Z <- G = w (softmax
-   - Y) * scale in place and db (+)= the column sums of G (db = when
-   !accumulate). The block is cut into tasks of crows rows (a function of k
-   alone); each task's CE sum and column sums are added in task order. So
-   the result is the same for any thread count, on one thread too. */
-static double FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, size_t rows, T scale,
-                           bool grad, bool accumulate) {
+   adds w_i CE_i of the block's rows to *ce, and with grad, Z <- G = w
+   (softmax - Y) * scale in place and db (+)= the column sums of G (db =
+   when !accumulate). The block is cut into tasks of crows rows (a function
+   of k alone); each task's CE sum and column sums are added to the running
+   *ce and db in task order. Blocks are whole tasks (ctx_make), so the
+   result is the same for any block size and any thread count, on one
+   thread too. */
+static void FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, size_t rows, T scale,
+                         bool grad, bool accumulate, double *ce) {
   const size_t ntasks = (rows + c->crows - 1) / c->crows;
   FN(ce_wave) j = {c, c->Z, y, w, rows, 0, scale, grad};
-  double s = 0.0;
+  double s = *ce;
   for (; j.first < ntasks; j.first += c->wave) {
     const size_t nt = FN(fit_min)(c->wave, ntasks - j.first);
     smr_parallel_for(nt, FN(ce_task), &j);
@@ -124,7 +131,7 @@ static double FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, s
         c->kt->axpy(c->k, (T)1, c->wdb + t * c->k, c->db);
     }
   }
-  return s;
+  *ce = s;
 }
 
 /* (l2/2) ||W||^2, the penalty of the objective (bias unpenalized). */
@@ -140,7 +147,7 @@ static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, con
   for (size_t r = 0; r < n; r += c->zrows) {
     size_t rows = FN(fit_min)(c->zrows, n - r);
     c->kt->linear_forward(X + r * c->d, c->m->W, c->m->b, c->Z, rows, c->d, c->k);
-    s += FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, (T)1, false, false);
+    FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, (T)1, false, false, &s);
   }
   return s;
 }
@@ -172,7 +179,7 @@ static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, c
       c->x_bad = true;
       return (double)NAN;
     }
-    ce += FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, scale, true, r > 0);
+    FN(ce_block)(c, y + r, w != NULL ? w + r : NULL, rows, scale, true, r > 0, &ce);
     kt->xt_g(xr, c->Z, c->dW, rows, c->d, c->k, r > 0);
   }
   if (c->l2 > 0.0) kt->axpy(c->dk, (T)c->l2, W, c->dW);

@@ -2041,9 +2041,11 @@ static const size_t LA_EXTRA[][3] = {
     /* the transposed forward (k <= 13 f32 / 8 f64 with AVX-512): blocks
        of VW rows and their tails, d tails within a block of VW columns */
     {17, 15, 13}, {16, 16, 8}, {15, 17, 1}, {47, 9, 12},
-    /* big enough (n d k >= 2^21) for the narrow xt_g's tasks over d (the
-       second on one thread in the wide one) */
-    {300, 784, 10}, {100, 401, 64},
+    /* big enough (n d k >= 2^21) for the tasks on smr's threads: the
+       narrow xt_g's over d (the second on one thread in the wide one), the
+       wide one's over whole panels of k (the last task's panel partial:
+       257), linear_forward's over rows (tails of the tasks' tiles) */
+    {300, 784, 10}, {100, 401, 64}, {300, 100, 100}, {129, 70, 257}, {1001, 3, 700},
 };
 #define NUM_LA_EXTRA (sizeof LA_EXTRA / sizeof LA_EXTRA[0])
 
@@ -2147,9 +2149,28 @@ START_TEST(test_linear_forward) {
       gb_written(&bz, &cx, "Z");
       for (size_t i = 0; i < n * k; i++) Z[i] = get(dt, z, i);
       check_la(M_LINEAR, &cx, Z, ref, mag, (double)(d + 1), n * k, scc);
-      if (cx.cls == CL_SIMD && isa != ISA_BLAS)
+      if (cx.cls == CL_SIMD && isa != ISA_BLAS) {
         for (size_t i = 0; i < n * k; i++)
           check_fma_chain(&cx, i, Z[i], b[i % k], X + i / k * d, 1, W + i % k, k, d);
+        /* on 3 threads (row tasks): the same bits */
+        if (n * d * k >= (size_t)1 << 21) {
+          for (size_t i = 0; i < n * k; i++) put(dt, z, i, NAN);
+          const size_t before = smr_num_threads();
+          ck_assert_int_eq(smr_set_num_threads(3), SMR_OK);
+          if (dt == F32)
+            t->f32.linear_forward(x, w, bias, z, n, d, k);
+          else
+            t->f64.linear_forward(x, w, bias, z, n, d, k);
+          ck_assert_int_eq(smr_set_num_threads(before), SMR_OK);
+          gb_check(&bz, &cx, "Z");
+          for (size_t i = 0; i < n * k; i++) {
+            const double v = get(dt, z, i);
+            CHECK((isnan(v) && isnan(Z[i])) || memcmp(&v, &Z[i], sizeof v) == 0,
+                  "linear_forward %s isa=%s (%s) Z element %zu: %a on 3 threads, %a on 1",
+                  dt_name(dt), isa_label(isa), where, i, v, Z[i]);
+          }
+        }
+      }
       gb_free(&bx);
       gb_free(&bw);
       gb_free(&bb);
@@ -2216,8 +2237,8 @@ START_TEST(test_xt_g) {
         if (cx.cls == CL_SIMD && isa != ISA_BLAS) {
           for (size_t i = 0; i < d * k; i++)
             check_fma_chain(&cx, i, D[i], acc ? D0[i] : 0.0, X + i / k, d, G + i % k, k, n);
-          /* on 3 threads (the narrow xt_g cuts d into tasks): the same bits */
-          if (k <= 64 && n * d * k >= (size_t)1 << 21) {
+          /* on 3 threads (xt_g cuts d or k into tasks): the same bits */
+          if (n * d * k >= (size_t)1 << 21) {
             /* dW as before the first call (NaN: must not leak in) */
             for (size_t i = 0; i < d * k; i++) put(dt, dw, i, acc ? D0[i] : NAN);
             const size_t before = smr_num_threads();
