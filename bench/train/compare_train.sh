@@ -3,13 +3,15 @@
 # run: builds smr-train-bench (bench/train/train_bench.c), writes the
 # synthetic problem (bench/train/synth.py) into a temporary directory, runs
 #   (A) smr-train-bench epoch on 60000x784x10 and 20000x256x1000 (and the
-#       synth shape 20000x100x1000): one objective+gradient evaluation and
-#       one gd fit epoch against the GEMM floor (target ratio <= 1.2);
+#       (C) shapes 20000x100x1000 and 1797x64x10): one objective+gradient
+#       evaluation and one gd fit epoch against the GEMM floor (target
+#       ratio <= 1.2);
 #   (B) smr-train-bench optimum (L-BFGS, f32 and f64) and scikit-learn's
 #       lbfgs LogisticRegression to within 1e-6 of the reference optimum on
 #       standardized Digits and on synth, l2 = 1e-3 (target sklearn/smr >= 5);
-#   (C) a full-batch PyTorch CPU loop per epoch on the shapes of (A) and
-#       synth against smr's gd fit epoch (target PyTorch/smr >= 3);
+#   (C) a full-batch PyTorch CPU loop per epoch on the shapes of (B),
+#       Digits (1797x64x10) and synth (20000x100x1000), against smr's gd fit
+#       epoch (target PyTorch/smr >= 3), and on the shapes of (A) as extras;
 # and writes the tables into docs/BENCHMARKS.md between <!-- train:begin -->
 # and <!-- train:end --> (appended with a heading when missing).
 #
@@ -39,7 +41,7 @@ PY=${TRAIN_PYTHON:-/usr/bin/python3}
 L2=1e-3
 REF_DIGITS=0.0861454862407
 REF_SYNTH=5.4084740888657645
-EPOCH_SHAPES=(60000x784x10 20000x256x1000 20000x100x1000)
+EPOCH_SHAPES=(60000x784x10 20000x256x1000 20000x100x1000 1797x64x10)
 EPOCH_REPS=7
 TORCH_REPS=7
 ROUNDS=3 # of (B)

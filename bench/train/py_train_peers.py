@@ -3,7 +3,7 @@
 
     py_train_peers.py sklearn --data digits --csv data/digits.csv --l2 1e-3 --ref 0.0861454862407
     py_train_peers.py sklearn --data synth --dir /tmp/synth --l2 1e-3 --ref 5.4084740888657645
-    py_train_peers.py torch --shapes 60000x784x10,20000x256x1000,20000x100x1000
+    py_train_peers.py torch --shapes 60000x784x10,20000x256x1000,20000x100x1000,1797x64x10
     py_train_peers.py report --results RESULTS.jsonl --meta META.txt [--doc docs/BENCHMARKS.md]
 
 sklearn: time to the reference optimum. The features are standardized outside
@@ -198,6 +198,9 @@ def cmd_torch(args):
 BEGIN, END = "<!-- train:begin -->", "<!-- train:end -->"
 HEADING = "## Training speed (issue 5)"
 A_SHAPES = ("60000x784x10", "20000x256x1000")
+# (C)'s "same shapes" are (B)'s problems: Digits and the synthetic one; the
+# (A) shapes are measured too, as extras
+C_SHAPES = ("1797x64x10", "20000x100x1000")
 A_MAX, B_MIN, C_MIN = 1.2, 5.0, 3.0
 
 
@@ -309,15 +312,22 @@ def render(rows, meta):
                 met_all["B"].append(False)
                 continue
             ot = opt_tol.get((data, dt))
+            # the target: reach the optimum within 1e-6 (smr's objective
+            # re-evaluated in f64), which smr's f32 fit does; smr in f64 is
+            # an extra row (scikit-learn computes in f64 either way)
+            extra = dt != "f32"
             if ot is not None and ot.get("reached"):
                 ratio = skr["time_s"] / ot["time_s"]
                 ok = ratio >= B_MIN
-                met_all["B"].append(ok)
-                summ.append("| (B) sklearn / smr, time to optimum, both stopped by their tol "
+                if not extra:
+                    met_all["B"].append(ok)
+                summ.append("| (B) sklearn / smr, time to optimum, both stopped by their tol%s "
                             "| %s, %s | %.2f | \u2265 %.0f | %s |"
-                            % (data, dt, ratio, B_MIN, status(ok)))
+                            % (", extra: smr in f64" if extra else "", data, dt, ratio, B_MIN,
+                               ("met" if ok else "not met") if extra else status(ok)))
             else:
-                met_all["B"].append(False)
+                if not extra:
+                    met_all["B"].append(False)
                 summ.append("| (B) sklearn / smr, time to optimum, both stopped by their tol "
                             "| %s, %s | - | \u2265 %.0f | %s |"
                             % (data, dt, B_MIN, "not measured" if ot is None
@@ -326,18 +336,22 @@ def render(rows, meta):
             summ.append("| (B) sklearn / smr, extra: smr stopped by a callback | %s, %s | %.2f "
                         "| \u2265 %.0f | %s |" % (data, dt, ratio, B_MIN,
                                                 "met" if ratio >= B_MIN else "not met"))
-    for s in list(A_SHAPES) + ["20000x100x1000"]:
+    for s in list(C_SHAPES) + list(A_SHAPES):
+        extra = s not in C_SHAPES
+        what = "(C) PyTorch / smr, per epoch" + (", extra: an (A) shape" if extra else "")
         e, t = epoch.get(s), torch.get(s)
         if e is None or t is None:
-            summ.append("| (C) PyTorch / smr, per epoch | %s | - | \u2265 %.0f | not measured |"
-                        % (shape_txt(s), C_MIN))
-            met_all["C"].append(False)
+            summ.append("| %s | %s | - | \u2265 %.0f | not measured |"
+                        % (what, shape_txt(s), C_MIN))
+            if not extra:
+                met_all["C"].append(False)
             continue
         ratio = t["epoch_ms"] / e["fit_epoch_ms"]
         ok = ratio >= C_MIN
-        met_all["C"].append(ok)
-        summ.append("| (C) PyTorch / smr, per epoch | %s | %.2f | \u2265 %.0f | %s |" % (
-            shape_txt(s), ratio, C_MIN, status(ok)))
+        if not extra:
+            met_all["C"].append(ok)
+        summ.append("| %s | %s | %.2f | \u2265 %.0f | %s |" % (
+            what, shape_txt(s), ratio, C_MIN, ("met" if ok else "not met") if extra else status(ok)))
     L.append("### Summary")
     L.append("")
     L += summ
@@ -367,7 +381,7 @@ def render(rows, meta):
     for s, e in epoch.items():
         L.append("| %s%s | %.1f (%.1f / %.1f) | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f "
                  "| %.1f, %.1f, %.1f, %.1f | %.0f |" % (
-                     shape_txt(s), "" if s in A_SHAPES else " (synth shape, not a target)",
+                     shape_txt(s), "" if s in A_SHAPES else " (a (C) shape, not an (A) target)",
                      e["gemm_floor_ms"], e["floor_forward_ms"], e["floor_xt_g_ms"],
                      e["objective_ms"], e["ratio_objective"], e["fit_epoch_ms"],
                      e["ratio_fit_epoch"], e["fit_steady_epoch_ms"], e["ratio_fit_steady"],
@@ -509,7 +523,7 @@ def main():
     s.add_argument("--tols", help="comma-separated, loosest first (default: a built-in list)")
     s.add_argument("--reps", type=int, default=3)
     t = sub.add_parser("torch", help="per-epoch time of a full-batch PyTorch loop")
-    t.add_argument("--shapes", default="60000x784x10,20000x256x1000,20000x100x1000")
+    t.add_argument("--shapes", default="60000x784x10,20000x256x1000,20000x100x1000,1797x64x10")
     t.add_argument("--reps", type=int, default=7)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--l2", type=float, default=1e-3)
