@@ -171,10 +171,11 @@ static inline unsigned vm_first(VM m) {
 
 /* v_transpose(r): the VW x VW block of rows r[0..VW) transposed in place
    (r[c] lane i becomes the old r[i] lane c); SIMD_HAVE_TRANSPOSE says the
-   layer has it. Unpacks within 128-bit lanes, then a lane exchange. */
+   layer has it. Unpacks within 128-bit lanes, then a lane exchange.
+   Always inlined, as in vec_avx512.h. */
 #define SIMD_HAVE_TRANSPOSE 1
 #if !SIMD_F64
-static inline void v_transpose(V r[8]) {
+static inline __attribute__((always_inline)) void v_transpose(V r[8]) {
   __m256 t[8], u[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -193,7 +194,7 @@ static inline void v_transpose(V r[8]) {
   }
 }
 #else
-static inline void v_transpose(V r[4]) {
+static inline __attribute__((always_inline)) void v_transpose(V r[4]) {
   const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
   const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
   r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
