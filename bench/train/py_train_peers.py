@@ -204,6 +204,12 @@ C_SHAPES = ("1797x64x10", "20000x100x1000")
 A_MAX, B_MIN, C_MIN = 1.2, 5.0, 3.0
 
 
+def ms(v):
+    """A time in ms with three significant digits down to 0.001 ms (the
+    Digits epoch is about 0.1 ms)."""
+    return "%.1f" % v if v >= 10 else "%.2f" % v if v >= 1 else "%.3f" % v
+
+
 def fmt_s(v):
     return "%.4f" % v if v < 1 else "%.2f" % v
 
@@ -379,14 +385,14 @@ def render(rows, meta):
              "| floor GFLOP/s |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s, e in epoch.items():
-        L.append("| %s%s | %.1f (%.1f / %.1f) | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f "
-                 "| %.1f, %.1f, %.1f, %.1f | %.0f |" % (
+        L.append("| %s%s | %s (%s / %s) | %s | %.2f | %s | %.2f | %s | %.2f "
+                 "| %s, %s, %s, %s | %.0f |" % (
                      shape_txt(s), "" if s in A_SHAPES else " (a (C) shape, not an (A) target)",
-                     e["gemm_floor_ms"], e["floor_forward_ms"], e["floor_xt_g_ms"],
-                     e["objective_ms"], e["ratio_objective"], e["fit_epoch_ms"],
-                     e["ratio_fit_epoch"], e["fit_steady_epoch_ms"], e["ratio_fit_steady"],
-                     e["stage_forward_ms"], e["stage_ce_ms"],
-                     e["stage_xt_g_ms"], e["stage_colsum_ms"], e["gemm_gflops"]))
+                     ms(e["gemm_floor_ms"]), ms(e["floor_forward_ms"]), ms(e["floor_xt_g_ms"]),
+                     ms(e["objective_ms"]), e["ratio_objective"], ms(e["fit_epoch_ms"]),
+                     e["ratio_fit_epoch"], ms(e["fit_steady_epoch_ms"]), e["ratio_fit_steady"],
+                     ms(e["stage_forward_ms"]), ms(e["stage_ce_ms"]),
+                     ms(e["stage_xt_g_ms"]), ms(e["stage_colsum_ms"]), e["gemm_gflops"]))
     L.append("")
 
     # ---- (B)
@@ -460,9 +466,9 @@ def render(rows, meta):
         t = torch.get(s)
         if t is None:
             continue
-        L.append("| %s | %.1f (%.1f\u2013%.1f) | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |" % (
-            shape_txt(s), t["epoch_ms"], t["epoch_ms_min"], t["epoch_ms_max"],
-            e["fit_epoch_ms"], e["fit_steady_epoch_ms"], e["gemm_floor_ms"],
+        L.append("| %s | %s (%s\u2013%s) | %s | %s | %s | %.2f | %.2f | %.2f |" % (
+            shape_txt(s), ms(t["epoch_ms"]), ms(t["epoch_ms_min"]), ms(t["epoch_ms_max"]),
+            ms(e["fit_epoch_ms"]), ms(e["fit_steady_epoch_ms"]), ms(e["gemm_floor_ms"]),
             t["epoch_ms"] / e["fit_epoch_ms"], t["epoch_ms"] / e["fit_steady_epoch_ms"],
             t["epoch_ms"] / e["gemm_floor_ms"]))
     L.append("")
