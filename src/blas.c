@@ -16,7 +16,7 @@
  * ISA's own kernel instead: n = 0 in xt_g (it clears dW unless
  * accumulating), d or k beyond INT_MAX (a W of 8 GiB and more), and the
  * shapes where the ISA's kernels are faster (narrow k, or a W that fits L2:
- * see builtin_wins below).
+ * see smr_blas_builtin below).
  *
  * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
  * would use them all in every product, from every thread that calls the
@@ -74,12 +74,9 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 #define BUILTIN_MAX_K 64
 #define BUILTIN_MAX_W_BYTES ((size_t)1 << 20)
 
-static bool builtin_wins(size_t d, size_t k, size_t esize) {
-  return k <= BUILTIN_MAX_K || (d <= BUILTIN_MAX_W_BYTES / esize / k);
-}
-
+/* Also d or k beyond CBLAS's int (a W of 8 GiB and more). */
 bool smr_blas_builtin(size_t d, size_t k, size_t esize) {
-  return d > INT_MAX || k > INT_MAX || builtin_wins(d, k, esize);
+  return k <= BUILTIN_MAX_K || d <= BUILTIN_MAX_W_BYTES / esize / k || d > INT_MAX || k > INT_MAX;
 }
 
 /* The chosen thread count, 0 for OpenBLAS's own (see the top). */

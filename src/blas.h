@@ -40,7 +40,8 @@ int smr_blas_num_threads(void);
 /* True when linear_forward and xt_g with d features, k classes and
    elements of esize bytes run on the active ISA's own kernels (the same
    bits on any thread count), false when on the BLAS. Always true without
-   BLAS. The choice depends on the shape alone (blas.c, builtin_wins). */
+   BLAS. The choice depends on the shape alone (blas.c: BUILTIN_MAX_K,
+   BUILTIN_MAX_W_BYTES). */
 bool smr_blas_builtin(size_t d, size_t k, size_t esize);
 
 #endif /* SMR_BLAS_H */

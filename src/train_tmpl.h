@@ -57,8 +57,9 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, smr_model *m, const smr_fit_op
   size_t rows = BLOCK_BYTES / (c.k * sizeof(T));
   if (rows < BLOCK_MIN_ROWS) rows = BLOCK_MIN_ROWS;
   rows = (rows + c.crows - 1) / c.crows * c.crows;
-  /* the cap in whole CE tasks too, where it allows one */
-  const size_t cap = cap_rows >= c.crows ? cap_rows / c.crows * c.crows : cap_rows > 0 ? cap_rows : 1;
+  /* the cap (at least one row) in whole CE tasks too, where it holds one */
+  size_t cap = cap_rows > 0 ? cap_rows : 1;
+  if (cap >= c.crows) cap = cap / c.crows * c.crows;
   c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap));
   /* the wave only groups tasks into jobs (never changes a result): at
      least two tasks per thread, at most PAR_WAVE_ELEMS column sums */

@@ -2102,6 +2102,18 @@ static void check_fma_chain(const cctx *c, size_t idx, double got, double start,
         c->k ? idx % c->k : 0, got, want);
 }
 
+/* A product's output buf (len elements) after a call on 3 threads against
+   the values the call on 1 gave, bit for bit (NaN matches any NaN). */
+static void check_same_bits(const cctx *c, const char *what, const void *buf, const double *one,
+                            size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    const double v = get(c->dt, buf, i);
+    CHECK((isnan(v) && isnan(one[i])) || memcmp(&v, &one[i], sizeof v) == 0,
+          "%s %s isa=%s (%s) %s element %zu: %a on 3 threads, %a on 1", c->kernel,
+          dt_name(c->dt), isa_label(c->isa), c->where, what, i, v, one[i]);
+  }
+}
+
 START_TEST(test_linear_forward) {
   const int dt = _i;
   g_test = "linear_forward";
@@ -2163,12 +2175,7 @@ START_TEST(test_linear_forward) {
             t->f64.linear_forward(x, w, bias, z, n, d, k);
           ck_assert_int_eq(smr_set_num_threads(before), SMR_OK);
           gb_check(&bz, &cx, "Z");
-          for (size_t i = 0; i < n * k; i++) {
-            const double v = get(dt, z, i);
-            CHECK((isnan(v) && isnan(Z[i])) || memcmp(&v, &Z[i], sizeof v) == 0,
-                  "linear_forward %s isa=%s (%s) Z element %zu: %a on 3 threads, %a on 1",
-                  dt_name(dt), isa_label(isa), where, i, v, Z[i]);
-          }
+          check_same_bits(&cx, "Z", z, Z, n * k);
         }
       }
       gb_free(&bx);
@@ -2249,12 +2256,7 @@ START_TEST(test_xt_g) {
               t->f64.xt_g(x, g, dw, n, d, k, acc);
             ck_assert_int_eq(smr_set_num_threads(before), SMR_OK);
             gb_check(&bd, &cx, "dW");
-            for (size_t i = 0; i < d * k; i++) {
-              const double v = get(dt, dw, i);
-              CHECK((isnan(v) && isnan(D[i])) || memcmp(&v, &D[i], sizeof v) == 0,
-                    "xt_g %s isa=%s (%s) dW element %zu: %a on 3 threads, %a on 1", dt_name(dt),
-                    isa_label(isa), where, i, v, D[i]);
-            }
+            check_same_bits(&cx, "dW", dw, D, d * k);
           }
         }
         gb_free(&bx);
