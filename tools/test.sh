@@ -133,6 +133,11 @@ fi
 # which must choose ISA and skip every LACKING one; then its CLI test and
 # `smr info` under the same CPU. SMR_TEST_EMULATOR lets test_kernels and
 # test_cli.sh start their child processes under it too.
+# OPENBLAS_CORETYPE is set to CPU for these runs only: the machine's
+# environment may force a core type for the real CPU (OPENBLAS_CORETYPE=
+# Haswell on some Zen machines, which older OpenBLAS builds need), and
+# OpenBLAS would then run Haswell's AVX2 kernels on the emulated Nehalem
+# and die of SIGILL. The native runs above keep the environment's value.
 emulate_x86() {
   cpu=$1
   isa=$2
@@ -146,7 +151,8 @@ emulate_x86() {
   log=build-test/meson-logs/$name-qemu-x86_64.json
   # shellcheck disable=SC2086 # $suites is a word list
   run_tests "$name" "$log" \
-    env SMR_TEST_QUICK=1 SMR_EXPECT_ISA="$isa" SMR_TEST_EMULATOR="$qemu" CK_TIMEOUT_MULTIPLIER=10 \
+    env OPENBLAS_CORETYPE="$cpu" SMR_TEST_QUICK=1 SMR_EXPECT_ISA="$isa" SMR_TEST_EMULATOR="$qemu" \
+    CK_TIMEOUT_MULTIPLIER=10 \
     meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name" --wrapper "$qemu" $suites
   # A name@isa test of a lacking ISA that passed ran on another ISA.
   if [ -f "$log" ]; then
@@ -160,11 +166,11 @@ emulate_x86() {
     done
   fi
   run_tests "$name cli" "build-test/meson-logs/$name-cli.json" \
-    env SMR_TEST_EMULATOR="$qemu" \
+    env OPENBLAS_CORETYPE="$cpu" SMR_TEST_EMULATOR="$qemu" \
     meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name-cli" cli
   # $qemu is a word list; qemu warns on stderr about CPU features TCG lacks
   # shellcheck disable=SC2086
-  active=$($qemu build-test/tools/smr info 2>/dev/null | sed -n 's/^active: //p')
+  active=$(OPENBLAS_CORETYPE="$cpu" $qemu build-test/tools/smr info 2>/dev/null | sed -n 's/^active: //p')
   if [ "$active" = "$isa" ]; then
     echo "$name: smr info: active: $active"
     total_pass=$((total_pass + 1))
