@@ -8,11 +8,19 @@
  *   2. n = 0: SMR_OK, nothing read, data pointers may be NULL (a requested
  *      loss is set to 0);
  *   3. a NULL data pointer: SMR_EINVAL;
- *   4. n * k does not fit in size_t: SMR_EOVERFLOW (before any memory is
+ *   4. n * k elements of the dtype take more than PTRDIFF_MAX bytes (no
+ *      buffer can be that large): SMR_EOVERFLOW (before any memory is
  *      touched);
  *   5. labels outside [0, k): SMR_ERANGE, nothing written.
  * Losses come back from the kernels as sums over rows and are divided by n
- * here; the fused gradient gets the scale 1/n.
+ * here; the fused gradient gets the scale 1/n. A sum that overflows to
+ * +inf although no row's loss is infinite (f64 rows near DBL_MAX) is
+ * formed again as a sum of row / n, so a finite mean is never reported
+ * as +inf.
+ *
+ * ISA: each public call loads the active table once and hands it to its
+ * tasks, so an smr_isa_select on another thread never mixes two ISAs in
+ * one call (dispatch.c).
  *
  * Threads: a call of more than API_TASK_ELEMS elements is cut into row
  * tasks of about API_TASK_ELEMS elements (a function of k alone) run on
@@ -32,12 +40,11 @@
 
 /* Steps 1 to 4 for a row-wise call with data pointers a and b.
    SMR_OK with n = 0 means "nothing to do". */
-static smr_status check_rows(size_t n, size_t k, const void *a, const void *b) {
-  size_t len;
+static smr_status check_rows(size_t n, size_t k, size_t es, const void *a, const void *b) {
   if (k == 0) return SMR_EINVAL;
   if (n == 0) return SMR_OK;
   if (a == NULL || b == NULL) return SMR_EINVAL;
-  if (!smr_mul_ok(n, k, &len)) return SMR_EOVERFLOW;
+  if (!smr_array_ok(n, k, es)) return SMR_EOVERFLOW;
   return SMR_OK;
 }
 
@@ -50,9 +57,9 @@ static smr_status check_labels(const int32_t *labels, size_t n, size_t k) {
 
 /* Checks shared by the fused loss; SMR_OK with n = 0 means "loss = 0, done". */
 static smr_status check_ce_logits(const void *z, const int32_t *labels, size_t n, size_t k,
-                                  const double *loss, const void *grad) {
+                                  size_t es, const double *loss, const void *grad) {
   if (loss == NULL && grad == NULL) return SMR_EINVAL;
-  smr_status st = check_rows(n, k, z, labels);
+  smr_status st = check_rows(n, k, es, z, labels);
   if (st != SMR_OK || n == 0) return st;
   return check_labels(labels, n, k);
 }

@@ -12,6 +12,7 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
+  const struct SMR_CAT(smr_kernels, SFX) *kt; /* loaded once by the public call */
   enum api_op op;
   const T *z;
   T *out;                /* the output (the gradient for API_CE; may be NULL there) */
@@ -31,16 +32,11 @@ static void FN(rows_task)(void *arg, size_t task) {
   T *out = j->out != NULL ? j->out + r0 * j->k : NULL;
   smr_stream_call_bytes = j->bytes;
   switch (j->op) {
-  case API_SOFTMAX: smr_kernels_active()->SFX.softmax(z, out, rows, j->k); break;
-  case API_ONLINE: smr_kernels_active()->SFX.softmax_online(z, out, rows, j->k); break;
-  case API_TEMPERATURE:
-    smr_kernels_active()->SFX.softmax_temperature(z, out, rows, j->k, j->t);
-    break;
-  case API_LOG_SOFTMAX: smr_kernels_active()->SFX.log_softmax(z, out, rows, j->k); break;
-  case API_CE:
-    j->sums[task] =
-        smr_kernels_active()->SFX.ce_logits(z, j->labels + r0, NULL, rows, j->k, j->t, out);
-    break;
+  case API_SOFTMAX: j->kt->softmax(z, out, rows, j->k); break;
+  case API_ONLINE: j->kt->softmax_online(z, out, rows, j->k); break;
+  case API_TEMPERATURE: j->kt->softmax_temperature(z, out, rows, j->k, j->t); break;
+  case API_LOG_SOFTMAX: j->kt->log_softmax(z, out, rows, j->k); break;
+  case API_CE: j->sums[task] = j->kt->ce_logits(z, j->labels + r0, NULL, rows, j->k, j->t, out); break;
   }
   smr_stream_call_bytes = 0;
 }
@@ -48,31 +44,48 @@ static void FN(rows_task)(void *arg, size_t task) {
 /* A softmax-family op over n rows: one kernel call on one thread (or a
    call too small to cut), else row tasks on the pool. */
 static void FN(rows_run)(enum api_op op, const T *z, T *out, size_t n, size_t k, T t) {
+  const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k);
   if (smr_num_threads() < 2 || n <= rows) {
-    FN(rows_job) j = {op, z, out, NULL, n, k, n, 0, t, 0, NULL};
+    FN(rows_job) j = {kt, op, z, out, NULL, n, k, n, 0, t, 0, NULL};
     FN(rows_task)(&j, 0);
     return;
   }
   FN(rows_job)
-  j = {op, z, out, NULL, n, k, rows, 0, t, n * k * sizeof(T), NULL};
+  j = {kt, op, z, out, NULL, n, k, rows, 0, t, n * k * sizeof(T), NULL};
   smr_parallel_for((n + rows - 1) / rows, FN(rows_task), &j);
 }
 
-/* sum over rows of the cross-entropy (and the gradient, scaled, into grad
-   when not NULL), in tasks of task_rows(k) rows on any thread count, their
-   sums added in task order */
-static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, T scale, T *grad) {
+/* the mean over rows of the cross-entropy (and the gradient, scaled by
+   1/n, into grad when not NULL), in tasks of task_rows(k) rows on any
+   thread count, their sums added in task order. A finite total is divided
+   by n once (the same bits as always); when it overflows, the mean is
+   formed as sum(task / n), and a task whose own sum overflows is summed
+   again as row / n (its logits are gone when grad == z: that task then
+   stays +inf, smr.h) */
+static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, T *grad) {
+  const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k), ntasks = (n + rows - 1) / rows;
-  double sums[API_WAVE], total = 0.0;
+  const double dn = (double)n;
+  double sums[API_WAVE], total = 0.0, scaled = 0.0;
   FN(rows_job)
-  j = {API_CE, z, grad, labels, n, k, rows, 0, scale, ntasks > 1 ? n * k * sizeof(T) : 0, sums};
+  j = {kt, API_CE, z, grad, labels, n, k, rows, 0, (T)(1.0 / dn),
+       ntasks > 1 ? n * k * sizeof(T) : 0, sums};
   for (; j.first < ntasks; j.first += API_WAVE) {
     const size_t nt = ntasks - j.first < API_WAVE ? ntasks - j.first : API_WAVE;
     smr_parallel_for(nt, FN(rows_task), &j);
-    for (size_t t = 0; t < nt; t++) total += sums[t];
+    for (size_t t = 0; t < nt; t++) {
+      total += sums[t];
+      if (sums[t] == INFINITY && grad != z) {
+        const size_t r0 = (j.first + t) * rows, r1 = n - r0 < rows ? n : r0 + rows;
+        for (size_t i = r0; i < r1; i++)
+          scaled += kt->ce_logits(z + i * k, labels + i, NULL, 1, k, (T)1, NULL) / dn;
+      } else {
+        scaled += sums[t] / dn;
+      }
+    }
   }
-  return total;
+  return total != INFINITY ? total / dn : scaled;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -80,14 +93,14 @@ static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, 
 /* ------------------------------------------------------------------------ */
 
 SMR_API smr_status FN(smr_softmax)(const T *z, T *p, size_t n, size_t k) {
-  const smr_status st = check_rows(n, k, z, p);
+  const smr_status st = check_rows(n, k, sizeof(T), z, p);
   if (st != SMR_OK || n == 0) return st;
   FN(rows_run)(API_SOFTMAX, z, p, n, k, (T)1);
   return SMR_OK;
 }
 
 SMR_API smr_status FN(smr_softmax_online)(const T *z, T *p, size_t n, size_t k) {
-  const smr_status st = check_rows(n, k, z, p);
+  const smr_status st = check_rows(n, k, sizeof(T), z, p);
   if (st != SMR_OK || n == 0) return st;
   FN(rows_run)(API_ONLINE, z, p, n, k, (T)1);
   return SMR_OK;
@@ -96,14 +109,14 @@ SMR_API smr_status FN(smr_softmax_online)(const T *z, T *p, size_t n, size_t k) 
 SMR_API smr_status FN(smr_softmax_temperature)(const T *z, T *p, size_t n, size_t k,
                                                T temperature) {
   if (!(isfinite(temperature) && temperature > (T)0)) return SMR_EINVAL;
-  const smr_status st = check_rows(n, k, z, p);
+  const smr_status st = check_rows(n, k, sizeof(T), z, p);
   if (st != SMR_OK || n == 0) return st;
   FN(rows_run)(API_TEMPERATURE, z, p, n, k, temperature);
   return SMR_OK;
 }
 
 SMR_API smr_status FN(smr_log_softmax)(const T *z, T *out, size_t n, size_t k) {
-  const smr_status st = check_rows(n, k, z, out);
+  const smr_status st = check_rows(n, k, sizeof(T), z, out);
   if (st != SMR_OK || n == 0) return st;
   FN(rows_run)(API_LOG_SOFTMAX, z, out, n, k, (T)1);
   return SMR_OK;
@@ -115,7 +128,7 @@ SMR_API smr_status FN(smr_log_softmax)(const T *z, T *out, size_t n, size_t k) {
 
 /* Not a table entry: it is a fill, written once per data set. */
 SMR_API smr_status FN(smr_one_hot)(const int32_t *labels, size_t n, size_t k, T *y) {
-  smr_status st = check_rows(n, k, labels, y);
+  smr_status st = check_rows(n, k, sizeof(T), labels, y);
   if (st != SMR_OK || n == 0) return st;
   if ((st = check_labels(labels, n, k)) != SMR_OK) return st;
   for (size_t i = 0; i < n; i++) {
@@ -133,19 +146,18 @@ SMR_API smr_status FN(smr_one_hot)(const int32_t *labels, size_t n, size_t k, T 
 SMR_API smr_status FN(smr_cross_entropy)(const T *p, const T *y, size_t n, size_t k,
                                          double *loss) {
   if (loss == NULL) return SMR_EINVAL;
-  const smr_status st = check_rows(n, k, p, y);
+  const smr_status st = check_rows(n, k, sizeof(T), p, y);
   if (st != SMR_OK) return st;
-  *loss = n == 0 ? 0.0 : smr_kernels_active()->SFX.ce_prob(p, y, n, k) / (double)n;
+  *loss = n == 0 ? 0.0 : smr_kernels_active()->SFX.ce_prob(p, y, n, k) / (double)n; /* one call */
   return SMR_OK;
 }
 
 SMR_API smr_status FN(smr_cross_entropy_logits)(const T *z, const int32_t *labels, size_t n,
                                                 size_t k, double *loss, T *grad) {
-  const smr_status st = check_ce_logits(z, labels, n, k, loss, grad);
+  const smr_status st = check_ce_logits(z, labels, n, k, sizeof(T), loss, grad);
   if (st != SMR_OK) return st;
-  double sum = 0.0;
-  if (n > 0) sum = FN(ce_run)(z, labels, n, k, (T)(1.0 / (double)n), grad);
-  if (loss != NULL) *loss = n == 0 ? 0.0 : sum / (double)n;
+  const double mean = n > 0 ? FN(ce_run)(z, labels, n, k, grad) : 0.0;
+  if (loss != NULL) *loss = mean;
   return SMR_OK;
 }
 

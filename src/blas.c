@@ -107,11 +107,52 @@ static void blas_ready(void) { (void)pthread_once(&handed_once, hand_threads); }
 #undef SFX
 #undef GEMM
 
-void smr_blas_install(struct smr_kernels *t) {
-  t->f32.linear_forward = blas_linear_forward_f32;
-  t->f32.xt_g = blas_xt_g_f32;
-  t->f64.linear_forward = blas_linear_forward_f64;
-  t->f64.xt_g = blas_xt_g_f64;
+/* Each ISA's BLAS table gets entries bound to that ISA's own table (its
+   fallback for the shapes smr_blas_builtin keeps): one wrapper per ISA
+   slot, since a table entry is a plain function pointer. Written once by
+   dispatch's init, read-only afterwards. */
+static const struct smr_kernels *own_tables[SMR_ISA_COUNT];
+
+#define BLAS_ENTRIES(I)                                                                  \
+  static void fwd_f32_##I(const float *X, const float *W, const float *b, float *Z,      \
+                          size_t n, size_t d, size_t k) {                                 \
+    blas_linear_forward_f32(&own_tables[I]->f32, X, W, b, Z, n, d, k);                   \
+  }                                                                                       \
+  static void fwd_f64_##I(const double *X, const double *W, const double *b, double *Z,  \
+                          size_t n, size_t d, size_t k) {                                 \
+    blas_linear_forward_f64(&own_tables[I]->f64, X, W, b, Z, n, d, k);                   \
+  }                                                                                       \
+  static void xtg_f32_##I(const float *X, const float *G, float *dW, size_t n, size_t d, \
+                          size_t k, bool acc) {                                           \
+    blas_xt_g_f32(&own_tables[I]->f32, X, G, dW, n, d, k, acc);                          \
+  }                                                                                       \
+  static void xtg_f64_##I(const double *X, const double *G, double *dW, size_t n,        \
+                          size_t d, size_t k, bool acc) {                                 \
+    blas_xt_g_f64(&own_tables[I]->f64, X, G, dW, n, d, k, acc);                          \
+  }
+BLAS_ENTRIES(0)
+BLAS_ENTRIES(1)
+BLAS_ENTRIES(2)
+BLAS_ENTRIES(3)
+#undef BLAS_ENTRIES
+_Static_assert(SMR_ISA_COUNT == 4, "one BLAS_ENTRIES line per ISA slot");
+
+#define BLAS_SLOT(I) {fwd_f32_##I, xtg_f32_##I, fwd_f64_##I, xtg_f64_##I}
+static const struct {
+  void (*fwd32)(const float *, const float *, const float *, float *, size_t, size_t, size_t);
+  void (*xtg32)(const float *, const float *, float *, size_t, size_t, size_t, bool);
+  void (*fwd64)(const double *, const double *, const double *, double *, size_t, size_t,
+                size_t);
+  void (*xtg64)(const double *, const double *, double *, size_t, size_t, size_t, bool);
+} slots[SMR_ISA_COUNT] = {BLAS_SLOT(0), BLAS_SLOT(1), BLAS_SLOT(2), BLAS_SLOT(3)};
+#undef BLAS_SLOT
+
+void smr_blas_install(struct smr_kernels *t, int isa, const struct smr_kernels *own) {
+  own_tables[isa] = own;
+  t->f32.linear_forward = slots[isa].fwd32;
+  t->f32.xt_g = slots[isa].xtg32;
+  t->f64.linear_forward = slots[isa].fwd64;
+  t->f64.xt_g = slots[isa].xtg64;
 }
 
 void smr_blas_init(int threads) {
@@ -165,7 +206,9 @@ bool smr_blas_builtin(size_t d, size_t k, size_t esize) {
   return true;
 }
 
-void smr_blas_install(struct smr_kernels *t) { (void)t; }
+void smr_blas_install(struct smr_kernels *t, int isa, const struct smr_kernels *own) {
+  (void)t, (void)isa, (void)own;
+}
 
 void smr_blas_init(int threads) { (void)threads; }
 

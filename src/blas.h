@@ -11,11 +11,13 @@
 
 struct smr_kernels;
 
-/* Overwrites linear_forward and xt_g of both dtypes in t with
-   cblas_sgemm / cblas_dgemm versions (which hand the shapes where the
-   active ISA's own kernels win back to them: smr_blas_builtin). Without
-   BLAS: does nothing. */
-void smr_blas_install(struct smr_kernels *t);
+/* Overwrites linear_forward and xt_g of both dtypes in t, the BLAS copy of
+   ISA `isa`'s table, with cblas_sgemm / cblas_dgemm versions, which hand
+   the shapes where the ISA's own kernels win (smr_blas_builtin) to `own`,
+   that ISA's own table (bound here, never looked up at call time). `own`
+   must stay valid and unchanged for the life of the process. Without BLAS:
+   does nothing. */
+void smr_blas_install(struct smr_kernels *t, int isa, const struct smr_kernels *own);
 
 /* The BLAS's thread count from the start (smr_threads_init, once, when
    the kernel tables are built); OpenBLAS gets it before its first product.

@@ -4,16 +4,18 @@
      SFX   the suffix (f32, f64) of the names
      GEMM  cblas_sgemm or cblas_dgemm
    No include guard on purpose. Shapes as in kernels.h; blas.c says why
-   the products are formed this way. */
+   the products are formed this way. `own` is the table of the ISA whose
+   BLAS copy holds the entry (bound at install time), never looked up at
+   call time. */
 
 #define FN(name) SMR_CAT(name, SFX)
 
-static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
-                                    size_t k) {
+static void FN(blas_linear_forward)(const struct SMR_CAT(smr_kernels, SFX) *own, const T *X,
+                                    const T *W, const T *b, T *Z, size_t n, size_t d, size_t k) {
   /* the shapes where the ISA's own kernel wins, and d or k beyond CBLAS's
      int: the ISA's own kernel (in row tasks on smr's threads) */
   if (smr_blas_builtin(d, k, sizeof(T))) {
-    smr_kernels_for(smr_isa_active())->SFX.linear_forward(X, W, b, Z, n, d, k);
+    own->linear_forward(X, W, b, Z, n, d, k);
     return;
   }
   blas_ready();
@@ -25,13 +27,13 @@ static void FN(blas_linear_forward)(const T *X, const T *W, const T *b, T *Z, si
   }
 }
 
-static void FN(blas_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
-                          bool accumulate) {
+static void FN(blas_xt_g)(const struct SMR_CAT(smr_kernels, SFX) *own, const T *X, const T *G,
+                          T *dW, size_t n, size_t d, size_t k, bool accumulate) {
   /* the shapes where the ISA's own kernel wins, n = 0 (dW cleared or
      kept), and d or k beyond CBLAS's int: the ISA's own kernel (in tasks
      on smr's threads) */
   if (n == 0 || smr_blas_builtin(d, k, sizeof(T))) {
-    smr_kernels_for(smr_isa_active())->SFX.xt_g(X, G, dW, n, d, k, accumulate);
+    own->xt_g(X, G, dW, n, d, k, accumulate);
     return;
   }
   blas_ready();

@@ -152,7 +152,7 @@ static void dispatch_init(void) {
 #if SMR_HAVE_BLAS
   for (int i = 0; i < SMR_ISA_COUNT; i++) {
     blas_tables[i] = tables[i];
-    if (available[i]) smr_blas_install(&blas_tables[i]);
+    if (available[i]) smr_blas_install(&blas_tables[i], i, &tables[i]);
   }
 #endif
 

@@ -23,6 +23,14 @@ static inline bool smr_mul_ok(size_t a, size_t b, size_t *out) {
   return true;
 }
 
+/* True when an a x b array of es-byte elements can exist: its byte count
+   fits in ptrdiff_t (no object is larger), so pointer arithmetic over it
+   cannot wrap. The public functions return SMR_EOVERFLOW otherwise. */
+static inline bool smr_array_ok(size_t a, size_t b, size_t es) {
+  size_t ab, bytes;
+  return smr_mul_ok(a, b, &ab) && smr_mul_ok(ab, es, &bytes) && bytes <= (size_t)PTRDIFF_MAX;
+}
+
 /* The model. W and b are of the model's dtype. */
 struct smr_model {
   size_t d, k;

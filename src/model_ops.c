@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "model_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 

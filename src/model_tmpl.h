@@ -12,8 +12,7 @@
 static bool FN(model_ok)(const smr_model *m) { return m != NULL && m->dtype == DT; }
 
 static smr_status FN(sizes_ok)(const smr_model *m, size_t n) {
-  size_t nd, nk;
-  if (!smr_mul_ok(n, m->d, &nd) || !smr_mul_ok(n, m->k, &nk)) return SMR_EOVERFLOW;
+  if (!smr_array_ok(n, m->d, sizeof(T)) || !smr_array_ok(n, m->k, sizeof(T))) return SMR_EOVERFLOW;
   return SMR_OK;
 }
 
@@ -52,11 +51,11 @@ static void FN(block_ws_free)(FN(block_ws) *ws) {
 
 /* Rows [r, r + rows) of X as the linear map sees them: X itself, or its
    standardized copy in the workspace. */
-static const T *FN(input_rows)(const smr_model *m, const FN(block_ws) *ws, const T *X, size_t r,
-                               size_t rows) {
+static const T *FN(input_rows)(const struct smr_kernels *kt, const smr_model *m,
+                               const FN(block_ws) *ws, const T *X, size_t r, size_t rows) {
   const T *src = X + r * m->d;
   if (m->mean == NULL) return src;
-  smr_kernels_active()->SFX.standardize(src, m->mean, m->scale, ws->xs, rows, m->d);
+  kt->SFX.standardize(src, m->mean, m->scale, ws->xs, rows, m->d);
   return ws->xs;
 }
 
@@ -80,7 +79,7 @@ smr_status FN(smr_forward)(const smr_model *m, const T *X, size_t n, T *Z, T *P)
      argmax(predict_proba) holds bit for bit whatever a kernel's row tiling. */
   for (size_t r = 0; r < n; r += ws.rows) {
     size_t rows = FN(min_rows)(ws.rows, n - r);
-    const T *xin = FN(input_rows)(m, &ws, X, r, rows);
+    const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, out + r * k, rows, d, k);
     if (P != NULL) kt->SFX.softmax(out + r * k, P + r * k, rows, k);
   }
@@ -112,7 +111,7 @@ smr_status FN(smr_predict)(const smr_model *m, const T *X, size_t n, int32_t *la
   if (st != SMR_OK) return st;
   for (size_t r = 0; r < n; r += ws.rows) {
     size_t rows = FN(min_rows)(ws.rows, n - r);
-    const T *xin = FN(input_rows)(m, &ws, X, r, rows);
+    const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, ws.z, rows, d, k);
     kt->SFX.softmax(ws.z, ws.z, rows, k);
     kt->SFX.argmax_rows(ws.z, rows, k, labels + r);
@@ -138,15 +137,25 @@ smr_status FN(smr_loss)(const smr_model *m, const T *X, const int32_t *labels, s
   FN(block_ws) ws;
   st = FN(block_ws_init)(&ws, m, n, k);
   if (st != SMR_OK) return st;
-  double sum = 0.0;
+  /* sum / n as always while the sum is finite; if it overflows (f64 logits
+     near DBL_MAX), the mean of blocks / n, a block whose own sum overflows
+     summed as row / n: +inf only when the mean is */
+  double sum = 0.0, scaled = 0.0;
   for (size_t r = 0; r < n; r += ws.rows) {
     size_t rows = FN(min_rows)(ws.rows, n - r);
-    const T *xin = FN(input_rows)(m, &ws, X, r, rows);
+    const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, ws.z, rows, d, k);
-    sum += kt->SFX.ce_logits(ws.z, labels + r, NULL, rows, k, (T)1, NULL);
+    const double part = kt->SFX.ce_logits(ws.z, labels + r, NULL, rows, k, (T)1, NULL);
+    sum += part;
+    if (part != INFINITY) {
+      scaled += part / (double)n;
+    } else {
+      for (size_t i = 0; i < rows; i++)
+        scaled += kt->SFX.ce_logits(ws.z + i * k, labels + r + i, NULL, 1, k, (T)1, NULL) / (double)n;
+    }
   }
   FN(block_ws_free)(&ws);
-  *loss = sum / (double)n;
+  *loss = sum != INFINITY ? sum / (double)n : scaled;
   return SMR_OK;
 }
 
@@ -181,7 +190,7 @@ smr_status FN(smr_backward)(const smr_model *m, const T *X, const T *P, const in
       size_t y = (size_t)labels[r + i];
       for (size_t j = 0; j < k; j++) g[i * k + j] = (p[i * k + j] - (j == y ? (T)1 : (T)0)) * scale;
     }
-    const T *xin = FN(input_rows)(m, &ws, X, r, rows);
+    const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.xt_g(xin, g, dW, rows, d, k, r > 0);
     kt->SFX.colsum(g, db, rows, k, r > 0);
   }

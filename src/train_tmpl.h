@@ -259,9 +259,9 @@ typedef struct {
   const struct smr_kernels_f64 *k64; /* dot and axpy over the double state */
 } FN(lbfgs);
 
-static bool FN(lbfgs_alloc)(FN(lbfgs) *L, size_t P, size_t mem) {
+static bool FN(lbfgs_alloc)(FN(lbfgs) *L, const struct smr_kernels_f64 *k64, size_t P, size_t mem) {
   memset(L, 0, sizeof *L);
-  L->k64 = &smr_kernels_active()->f64;
+  L->k64 = k64;
   L->P = P;
   L->mem = mem;
   size_t pm;
@@ -618,12 +618,14 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   if (!options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
   const size_t d = m->d, k = m->k, dk = d * k;
   size_t nd, nk;
-  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk)) return SMR_EOVERFLOW;
+  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk) || !smr_array_ok(n, d, sizeof(T)))
+    return SMR_EOVERFLOW;
   const size_t nv = validation_rows(o.validation_fraction, n);
   if (o.validation_fraction > 0.0 && (nv < 1 || nv >= n)) return SMR_EINVAL;
   if (!smr_labels_in_range(labels, n, k)) return SMR_ERANGE;
 
-  const KTABLE *kt = &smr_kernels_active()->SFX;
+  const struct smr_kernels *tables = smr_kernels_active(); /* one load per fit */
+  const KTABLE *kt = &tables->SFX;
   const size_t nt = n - nv;
   const size_t bs = (o.batch_size == 0 || o.batch_size >= nt) ? nt : o.batch_size;
   /* NaN/inf features would make every objective non-finite: report them
@@ -693,7 +695,7 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
       if (c.tW == NULL || c.tb == NULL) goto out;
     }
   }
-  if (lbfgs && !FN(lbfgs_alloc)(&L, dk + k, lbfgs_pairs(&o, dk + k))) goto out;
+  if (lbfgs && !FN(lbfgs_alloc)(&L, &tables->f64, dk + k, lbfgs_pairs(&o, dk + k))) goto out;
   if (smr_snapshot_alloc(m, &c.bak) != SMR_OK) goto out;
   if (o.early_stopping &&
       (smr_snapshot_alloc(m, &ep) != SMR_OK || smr_snapshot_alloc(m, &best) != SMR_OK))
@@ -918,7 +920,8 @@ smr_status FN(smr_objective)(const smr_model *m, const T *X, const int32_t *labe
   if (!options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
   const size_t d = m->d, k = m->k, dk = d * k;
   size_t nd, nk;
-  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk)) return SMR_EOVERFLOW;
+  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk) || !smr_array_ok(n, d, sizeof(T)))
+    return SMR_EOVERFLOW;
   if (!smr_labels_in_range(labels, n, k)) return SMR_ERANGE;
   const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
   /* objective_grad only reads the model's parameters */

@@ -1776,6 +1776,71 @@ START_TEST(test_eoverflow) {
 }
 END_TEST
 
+/* n * k fits in size_t but n * k * sizeof(T) does not (or exceeds
+   PTRDIFF_MAX): no buffer can be that large, so the call must be
+   SMR_EOVERFLOW before it reads anything (it used to read out of bounds). */
+START_TEST(test_eoverflow_bytes) {
+  float f[4] = {0};
+  double d[4] = {0}, loss = 0;
+  int32_t lab[4] = {0};
+  const size_t shapes[3][2] = {{SIZE_MAX / 8, 2}, {2, SIZE_MAX / 8}, {PTRDIFF_MAX / 8 + 1, 1}};
+  for (int s = 0; s < 3; s++) {
+    const size_t n = shapes[s][0], k = shapes[s][1];
+    ck_assert_int_eq(smr_softmax_f64(d, d, n, k), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_softmax_online_f64(d, d, n, k), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_log_softmax_f64(d, d, n, k), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_one_hot_f64(lab, n, k, d), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_cross_entropy_f64(d, d, n, k, &loss), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_cross_entropy_logits_f64(d, lab, n, k, &loss, NULL), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_softmax_f32(f, f, n * 2, k), SMR_EOVERFLOW);
+    ck_assert_int_eq(smr_cross_entropy_logits_f32(f, lab, n * 2, k, &loss, NULL), SMR_EOVERFLOW);
+  }
+}
+END_TEST
+
+/* Row losses near DBL_MAX: the mean is finite although the sum of the rows
+   overflows. Reference: each row's loss lse(z) - z[y] in long double,
+   averaged in long double. Both a call of two rows (one task) and one of
+   many rows on several tasks; the in-place gradient keeps its rows. */
+START_TEST(test_ce_mean_not_sum_overflow) {
+  const size_t k = 2;
+  double z2[4] = {1e308, -7e307, 1.2e308, -5e307}; /* rows 1.7e308 each */
+  int32_t y2[2] = {1, 1};
+  long double ref = 0.0L;
+  for (int i = 0; i < 2; i++) {
+    long double a = z2[2 * i], b = z2[2 * i + 1];
+    long double lse = a + log1pl(expl(b - a));
+    ref += (lse - b) / 2.0L;
+  }
+  double loss = 0.0, g[4];
+  ck_assert_int_eq(smr_cross_entropy_logits_f64(z2, y2, 2, k, &loss, NULL), SMR_OK);
+  ck_assert_msg(isfinite(loss) && fabsl((long double)loss - ref) <= 1e-15L * ref,
+                "loss %.17g, reference %.17Lg", loss, ref);
+  ck_assert_int_eq(smr_cross_entropy_logits_f64(z2, y2, 2, k, &loss, g), SMR_OK);
+  ck_assert(isfinite(loss) && fabsl((long double)loss - ref) <= 1e-15L * ref);
+  ck_assert(g[0] == 0.5 && g[1] == -0.5 && g[2] == 0.5 && g[3] == -0.5);
+  /* 2^18 + 10 rows of k = 2: several row tasks, each sum overflowing */
+  const size_t n = ((size_t)1 << 18) + 10;
+  double *z = xmalloc(n * k * sizeof(double));
+  int32_t *y = xmalloc(n * sizeof(int32_t));
+  for (size_t i = 0; i < n; i++) {
+    z[2 * i] = 1e308;
+    z[2 * i + 1] = -5e307;
+    y[i] = 1;
+  }
+  ck_assert_int_eq(smr_cross_entropy_logits_f64(z, y, n, k, &loss, NULL), SMR_OK);
+  /* n row / n terms summed: within n * DBL_EPSILON of the exact mean */
+  ck_assert_msg(isfinite(loss) && fabs(loss - 1.5e308) <= (double)n * DBL_EPSILON * 1.5e308,
+                "loss %.17g", loss);
+  /* a row whose own loss is infinite keeps the mean infinite */
+  z[1] = -DBL_MAX;
+  ck_assert_int_eq(smr_cross_entropy_logits_f64(z, y, n, k, &loss, NULL), SMR_OK);
+  ck_assert(loss == INFINITY);
+  free(z);
+  free(y);
+}
+END_TEST
+
 /* n = 0: SMR_OK with NULL data; losses are 0. */
 START_TEST(test_n_zero) {
   double loss = 5.0;
@@ -2093,6 +2158,8 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, test_einval);
   tcase_add_test(tc, test_erange);
   tcase_add_test(tc, test_eoverflow);
+  tcase_add_test(tc, test_eoverflow_bytes);
+  tcase_add_test(tc, test_ce_mean_not_sum_overflow);
   tcase_add_test(tc, test_n_zero);
   tcase_add_test(tc, test_strerror);
   tc = tcase(s, "dispatch");
