@@ -459,10 +459,23 @@ SMR_API smr_status smr_loss_f64(const smr_model *m, const double *X, const int32
    names, CRC-32. Save/load round-trips bit-exactly. Load rejects truncated,
    corrupted, implausibly sized or unknown-version files with SMR_EFORMAT and
    never allocates from a size it has not checked against the file's length.
-   SMR_EIO when the file cannot be opened/read/written. Save writes a
-   temporary file beside `path` and renames it, so a failed save never
-   leaves a truncated model (nor damages an existing one). */
+   SMR_EIO when the file cannot be opened/read/written.
+   Save writes a temporary file "PATH.tmp-PID-XXXXXX" beside `path` and
+   renames it over `path`, so a failed save never leaves a truncated model
+   (nor damages an existing one). An existing model keeps its permission
+   bits (and its owner where the process may set it); a symbolic link at
+   `path` stays a link and its target is replaced. An existing character
+   device or FIFO (/dev/stdout, a pipe) is written through instead, with
+   its write errors reported (SMR_EIO, errno ENOSPC for /dev/full); any
+   other existing non-regular file (a directory, a block device, a socket)
+   is refused with SMR_EIO and left alone. A writer killed between write
+   and rename leaves its temporary behind: the next save to the same path
+   removes the temporaries whose writer process no longer runs on this
+   machine. */
 SMR_API smr_status smr_model_save(const smr_model *m, const char *path);
+/* smr_model_save that also says what failed in err (may be NULL). */
+SMR_API smr_status smr_model_save_file(const smr_model *m, const char *path,
+                                       smr_error_detail *err);
 SMR_API smr_status smr_model_load(smr_model **out, const char *path);
 /* smr_model_load that also says what failed ("PATH: checksum mismatch",
    "PATH: truncated", ...) in err (may be NULL). */

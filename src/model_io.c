@@ -24,9 +24,13 @@
  * error, never an allocation), then the CRC, then the values; only then does
  * it build the model, through the public model functions.
  */
+/* realpath (XSI) */
+#define _XOPEN_SOURCE 700
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -188,9 +192,14 @@ static smr_status write_all(int fd, const unsigned char *p, size_t len) {
   return SMR_OK;
 }
 
-/* Opens a fresh "PATH.tmp-XXXXXX" next to path (mode 0666 & ~umask, like a
-   plain fopen would create). */
-static int open_temporary(const char *path, char *tmp, size_t size) {
+/* Temporary files are "TARGET.tmp-PID-XXXXXX": PID is the writer's process
+   id, so a later save can tell a temporary whose writer died (a SIGKILL
+   between write and rename) from one being written right now. */
+#define TMP_TAG ".tmp-"
+
+/* Opens a fresh temporary beside target (mode 0666 & ~umask, like a plain
+   fopen would create). */
+static int open_temporary(const char *target, char *tmp, size_t size) {
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   static unsigned long counter;
   struct timespec ts = {0, 0};
@@ -209,7 +218,7 @@ static int open_temporary(const char *path, char *tmp, size_t size) {
       z /= 36;
     }
     suffix[6] = '\0';
-    int n = snprintf(tmp, size, "%s.tmp-%s", path, suffix);
+    int n = snprintf(tmp, size, "%s" TMP_TAG "%ld-%s", target, (long)getpid(), suffix);
     if (n < 0 || (size_t)n >= size) return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) return fd;
@@ -217,32 +226,157 @@ static int open_temporary(const char *path, char *tmp, size_t size) {
   return -1;
 }
 
-smr_status smr_model_save(const smr_model *m, const char *path) {
-  if (m == NULL || path == NULL) return SMR_EINVAL;
+/* Removes the temporaries of `target` left by writers that are no longer
+   running on this machine (a process killed between write and rename).
+   Best effort: what cannot be read or removed is left. */
+static void remove_stale_temporaries(const char *target) {
+  const char *slash = strrchr(target, '/');
+  const char *base = slash != NULL ? slash + 1 : target;
+  size_t dlen = slash != NULL ? (size_t)(slash - target) + 1 : 0, blen = strlen(base);
+  char *dir = malloc(dlen + 2);
+  if (dir == NULL) return;
+  if (dlen > 0) memcpy(dir, target, dlen);
+  else dir[dlen++] = '.';
+  dir[dlen] = '\0';
+  DIR *dp = opendir(dir);
+  if (dp == NULL) {
+    free(dir);
+    return;
+  }
+  const size_t tag = strlen(TMP_TAG);
+  struct dirent *e;
+  while ((e = readdir(dp)) != NULL) {
+    const char *nm = e->d_name;
+    if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, TMP_TAG, tag) != 0) continue;
+    const char *q = nm + blen + tag;
+    char *end = NULL;
+    errno = 0;
+    long pid = strtol(q, &end, 10);
+    if (end == q || *end != '-' || errno != 0 || pid <= 0 || strlen(end + 1) != 6) continue;
+    if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    struct stat sb;
+    if (fstatat(dirfd(dp), nm, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode))
+      (void)unlinkat(dirfd(dp), nm, 0);
+  }
+  closedir(dp);
+  free(dir);
+}
+
+/* Writes buf straight into an existing character device or FIFO (no
+   temporary, no rename: there is no file to replace). */
+static smr_status write_through(const char *path, const unsigned char *buf, size_t len,
+                                smr_error_detail *err) {
+  int fd;
+  do {
+    fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int e = errno;
+    smr_set_error(err, 0, 0, "%s: cannot open: %s", path, strerror(e));
+    errno = e;
+    return SMR_EIO;
+  }
+  smr_status st = write_all(fd, buf, len);
+  int e = errno;
+  if (close(fd) != 0 && st == SMR_OK) {
+    st = SMR_EIO;
+    e = errno;
+  }
+  if (st != SMR_OK) {
+    smr_set_error(err, 0, 0, "%s: write error: %s", path, strerror(e));
+    errno = e;
+  }
+  return st;
+}
+
+static const char *file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+smr_status smr_model_save_file(const smr_model *m, const char *path, smr_error_detail *err) {
+  if (m == NULL || path == NULL) {
+    smr_set_error(err, 0, 0, "%s: NULL argument", path != NULL ? path : "<model>");
+    return SMR_EINVAL;
+  }
   void *buf = NULL;
   size_t len = 0;
   smr_status st = smr_model_save_buffer(m, &buf, &len);
-  if (st != SMR_OK) return st;
-  size_t plen = strlen(path);
-  char *tmp = plen <= SIZE_MAX - 16 ? malloc(plen + 16) : NULL;
+  if (st != SMR_OK) {
+    smr_set_error(err, 0, 0, "%s: %s", path, smr_strerror(st));
+    return st;
+  }
+  /* The file the model replaces: path itself, or what a symbolic link at
+     path resolves to (the link stays a link). */
+  char *target = NULL;
+  struct stat sb;
+  bool exists = stat(path, &sb) == 0;
+  if (exists) {
+    if (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)) {
+      st = write_through(path, buf, len, err);
+      free(buf);
+      return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+      smr_set_error(err, 0, 0, "%s: %s; a model replaces only a regular file", path,
+                    file_kind(sb.st_mode));
+      free(buf);
+      errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+      return SMR_EIO;
+    }
+    struct stat lsb;
+    if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) target = realpath(path, NULL);
+  }
+  const char *dest = target != NULL ? target : path;
+  size_t plen = strlen(dest), tlen = plen <= SIZE_MAX - 48 ? plen + 48 : 0;
+  char *tmp = tlen > 0 ? malloc(tlen) : NULL;
   if (tmp == NULL) {
+    free(target);
     free(buf);
+    smr_set_error(err, 0, 0, "%s: out of memory", path);
     return SMR_ENOMEM;
   }
-  int fd = open_temporary(path, tmp, plen + 16);
+  remove_stale_temporaries(dest);
+  int fd = open_temporary(dest, tmp, tlen);
+  int e = errno;
   if (fd < 0) {
-    free(tmp);
-    free(buf);
-    return SMR_EIO;
+    smr_set_error(err, 0, 0, "%s: cannot create a file beside it: %s", path, strerror(e));
+    st = SMR_EIO;
+  } else {
+    /* an existing model keeps its permission bits (and, where allowed, its
+       owner) */
+    if (exists) {
+      if (fchmod(fd, sb.st_mode & 07777) != 0) st = SMR_EIO;
+      if (st == SMR_OK && (sb.st_uid != geteuid() || sb.st_gid != getegid()))
+        (void)!fchown(fd, sb.st_uid, sb.st_gid);
+    }
+    if (st == SMR_OK) st = write_all(fd, buf, len);
+    if (st == SMR_OK && fsync(fd) != 0) st = SMR_EIO;
+    e = errno;
+    if (close(fd) != 0 && st == SMR_OK) {
+      st = SMR_EIO;
+      e = errno;
+    }
+    if (st == SMR_OK && rename(tmp, dest) != 0) {
+      st = SMR_EIO;
+      e = errno;
+    }
+    if (st != SMR_OK) {
+      unlink(tmp);
+      smr_set_error(err, 0, 0, "%s: cannot write the model: %s", path, strerror(e));
+    }
   }
-  st = write_all(fd, buf, len);
-  if (st == SMR_OK && fsync(fd) != 0) st = SMR_EIO;
-  if (close(fd) != 0) st = SMR_EIO;
-  if (st == SMR_OK && rename(tmp, path) != 0) st = SMR_EIO;
-  if (st != SMR_OK) unlink(tmp);
   free(tmp);
+  free(target);
   free(buf);
+  errno = e;
   return st;
+}
+
+smr_status smr_model_save(const smr_model *m, const char *path) {
+  return smr_model_save_file(m, path, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -289,11 +423,11 @@ static bool take(size_t *pos, size_t need, size_t body) {
   return true;
 }
 
-static smr_status check_layout(const unsigned char *p, size_t len, model_layout *L,
-                               smr_error_detail *err) {
-  if (len < HEADER_BYTES + CRC_BYTES)
-    return bad(err, "truncated: %zu bytes, less than the %u-byte minimum", len,
-               HEADER_BYTES + CRC_BYTES);
+/* The header's fields (the first HEADER_BYTES bytes) into L, and the least
+   and the most bytes a file with that header can hold (class names of 0 to
+   SMR_MAX_NAME_LEN bytes); the sizes saturate at UINT64_MAX. */
+static smr_status check_header(const unsigned char *p, model_layout *L, uint64_t *min_len,
+                               uint64_t *max_len, smr_error_detail *err) {
   if (memcmp(p, MODEL_MAGIC, 8) != 0) return bad(err, "bad magic (not an smr model file)");
   uint32_t version = get_u32(p + 8);
   if (version != MODEL_VERSION)
@@ -315,6 +449,31 @@ static smr_status check_layout(const unsigned char *p, size_t len, model_layout 
   L->dtype = dtype == 0 ? SMR_F32 : SMR_F64;
   L->es = dtype == 0 ? sizeof(float) : sizeof(double);
   L->learning_rate = get_f64(p + 40);
+  /* d < 2^64 and k < 2^31: in long double (64-bit mantissa on x86, 113 on
+     AArch64) the bound is exact enough to compare; saturate above 2^63 */
+  const long double es = (long double)L->es;
+  long double lo = (long double)HEADER_BYTES + CRC_BYTES + ((long double)d * k + k) * es;
+  if (L->flags & FLAG_STANDARDIZATION) lo += 16.0L * (long double)d;
+  long double hi = lo;
+  if (L->flags & FLAG_CLASS_NAMES) {
+    lo += 4.0L * (long double)k;
+    hi += (4.0L + SMR_MAX_NAME_LEN) * (long double)k;
+  }
+  const long double cap = 9.2e18L;
+  *min_len = lo >= cap ? UINT64_MAX : (uint64_t)lo;
+  *max_len = hi >= cap ? UINT64_MAX : (uint64_t)hi;
+  return SMR_OK;
+}
+
+static smr_status check_layout(const unsigned char *p, size_t len, model_layout *L,
+                               smr_error_detail *err) {
+  if (len < HEADER_BYTES + CRC_BYTES)
+    return bad(err, "truncated: %zu bytes, less than the %u-byte minimum", len,
+               HEADER_BYTES + CRC_BYTES);
+  uint64_t min_len, max_len;
+  smr_status hs = check_header(p, L, &min_len, &max_len, err);
+  if (hs != SMR_OK) return hs;
+  const uint64_t d = L->d, k = L->k;
 
   /* Every section against the remaining length, before any allocation. */
   size_t body = len - CRC_BYTES, pos = HEADER_BYTES, bytes;
@@ -438,21 +597,131 @@ smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_t len,
   return st;
 }
 
+/* Reads exactly len bytes (fewer only at the end of the file: *got). */
+static smr_status read_upto(int fd, unsigned char *buf, size_t len, size_t *got) {
+  size_t have = 0;
+  while (have < len) {
+    size_t want = len - have > ((size_t)1 << 30) ? ((size_t)1 << 30) : len - have;
+    ssize_t r = read(fd, buf + have, want);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return SMR_EIO;
+    }
+    if (r == 0) break;
+    have += (size_t)r;
+  }
+  *got = have;
+  return SMR_OK;
+}
+
+/* Reads the header first and checks it, so that a file that is no model
+   (/dev/zero, a 6 GiB file of something else) costs 48 bytes; then reads at
+   most the most bytes that header allows (a regular file's size must lie
+   between the least and the most before anything more is read). */
+static smr_status read_model_file(const char *path, unsigned char **out, size_t *out_len,
+                                  smr_error_detail *err) {
+  int fd;
+  do {
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int e = errno;
+    smr_set_error(err, 0, 0, "%s: cannot open: %s", path, strerror(e));
+    return SMR_EIO;
+  }
+  smr_status st = SMR_OK;
+  unsigned char head[HEADER_BYTES], *buf = NULL;
+  size_t got = 0, len = 0;
+  struct stat sb;
+  model_layout L;
+  uint64_t min_len = 0, max_len = 0;
+  if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+    errno = S_ISDIR(sb.st_mode) ? EISDIR : errno;
+    st = SMR_EIO;
+  }
+  if (st == SMR_OK) st = read_upto(fd, head, HEADER_BYTES, &got);
+  if (st == SMR_EIO) {
+    const int e = errno;
+    smr_set_error(err, 0, 0, "%s: cannot read: %s", path, strerror(e));
+    goto done;
+  }
+  if (got < HEADER_BYTES) {
+    st = bad(err, "truncated: %zu bytes, less than the %u-byte minimum", got,
+             HEADER_BYTES + CRC_BYTES);
+    name_error(err, path);
+    goto done;
+  }
+  memset(&L, 0, sizeof L);
+  st = check_header(head, &L, &min_len, &max_len, err);
+  if (st == SMR_OK && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < min_len)
+    st = bad(err, "truncated: %llu bytes, but its header needs at least %llu",
+             (unsigned long long)sb.st_size, (unsigned long long)min_len);
+  if (st == SMR_OK && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max_len)
+    st = bad(err, "%llu bytes, more than the %llu its header allows",
+             (unsigned long long)sb.st_size, (unsigned long long)max_len);
+  if (st == SMR_OK && (max_len > MAX_FILE_BYTES || max_len >= SIZE_MAX)) {
+    /* max_len bounds what is read: a pipe claiming 2^40 bytes is not
+       trusted that far */
+    if (min_len > MAX_FILE_BYTES) st = bad(err, "implausibly large model (header)");
+    else max_len = MAX_FILE_BYTES;
+  }
+  if (st != SMR_OK) {
+    name_error(err, path);
+    goto done;
+  }
+  /* regular files: their size (checked above); otherwise grow up to the
+     most the header allows, plus one byte to see a longer stream */
+  size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : (size_t)min_len + 1;
+  buf = malloc(cap);
+  if (buf == NULL) {
+    smr_set_error(err, 0, 0, "%s: out of memory", path);
+    st = SMR_ENOMEM;
+    goto done;
+  }
+  memcpy(buf, head, HEADER_BYTES);
+  len = HEADER_BYTES;
+  for (;;) {
+    st = read_upto(fd, buf + len, cap - len, &got);
+    if (st != SMR_OK) {
+      const int e = errno;
+      smr_set_error(err, 0, 0, "%s: cannot read: %s", path, strerror(e));
+      goto done;
+    }
+    len += got;
+    if (len < cap) break; /* the end */
+    if (len > max_len) {
+      st = bad(err, "longer than the %llu bytes its header allows", (unsigned long long)max_len);
+      name_error(err, path);
+      goto done;
+    }
+    size_t ncap = cap > (size_t)max_len / 2 ? (size_t)max_len + 1 : cap * 2;
+    unsigned char *q = realloc(buf, ncap);
+    if (q == NULL) {
+      smr_set_error(err, 0, 0, "%s: out of memory", path);
+      st = SMR_ENOMEM;
+      goto done;
+    }
+    buf = q;
+    cap = ncap;
+  }
+done:
+  close(fd);
+  if (st != SMR_OK) {
+    free(buf);
+    return st;
+  }
+  *out = buf;
+  *out_len = len;
+  return SMR_OK;
+}
+
 smr_status smr_model_load_file(smr_model **out, const char *path, smr_error_detail *err) {
   if (out == NULL || path == NULL) return SMR_EINVAL;
   *out = NULL;
   unsigned char *buf = NULL;
   size_t len = 0;
-  smr_status st = smr_read_file(path, MAX_FILE_BYTES, &buf, &len, NULL);
-  if (st == SMR_EIO) {
-    smr_set_error(err, 0, 0, "%s: cannot read: %s", path, strerror(errno));
-    return st;
-  }
-  if (st != SMR_OK) {
-    smr_set_error(err, 0, 0, "%s: %s", path,
-                  st == SMR_EFORMAT ? "implausibly large model file" : smr_strerror(st));
-    return st;
-  }
+  smr_status st = read_model_file(path, &buf, &len, err);
+  if (st != SMR_OK) return st;
   st = load_buffer(out, buf, len, err);
   free(buf);
   if (st != SMR_OK) name_error(err, path);

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if SMR_HAVE_ZLIB
 #include <zlib.h>
@@ -762,6 +764,135 @@ START_TEST(test_model_arguments) {
 }
 END_TEST
 
+/* What a save may replace (finding: `-o /dev/full` as root replaced the
+   device node with a regular file, and a 0600 model became 0644). */
+START_TEST(test_model_save_targets) {
+  char path[256], link_path[256], dir_path[256];
+  smr_model *m = make_model(SMR_F64, true, true);
+  smr_error_detail err;
+  /* a character device is written through: /dev/full reports ENOSPC and
+     stays a device */
+  errno = 0;
+  ck_assert_int_eq(smr_model_save_file(m, "/dev/full", &err), SMR_EIO);
+  ck_assert_int_eq(errno, ENOSPC);
+  ck_assert_msg(strstr(err.message, "/dev/full") != NULL, "%s", err.message);
+  struct stat sb;
+  ck_assert_int_eq(stat("/dev/full", &sb), 0);
+  ck_assert(S_ISCHR(sb.st_mode));
+  ck_assert_int_eq(smr_model_save(m, "/dev/null"), SMR_OK);
+  ck_assert_int_eq(stat("/dev/null", &sb), 0);
+  ck_assert(S_ISCHR(sb.st_mode));
+  /* a directory is refused with a message, and nothing is left beside it */
+  tmp_path(dir_path, sizeof dir_path, "dir.smr");
+  ck_assert_int_eq(mkdir(dir_path, 0700), 0);
+  ck_assert_int_eq(smr_model_save_file(m, dir_path, &err), SMR_EIO);
+  ck_assert_msg(strstr(err.message, "directory") != NULL, "%s", err.message);
+  assert_no_temporaries();
+  ck_assert_int_eq(rmdir(dir_path), 0);
+  /* overwriting keeps the permission bits */
+  tmp_path(path, sizeof path, "private.smr");
+  ck_assert_int_eq(smr_model_save(m, path), SMR_OK);
+  ck_assert_int_eq(chmod(path, 0600), 0);
+  ck_assert_int_eq(smr_model_save(m, path), SMR_OK);
+  ck_assert_int_eq(stat(path, &sb), 0);
+  ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+  ck_assert_int_eq(chmod(path, 0640), 0);
+  ck_assert_int_eq(smr_model_save(m, path), SMR_OK);
+  ck_assert_int_eq(stat(path, &sb), 0);
+  ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+  /* a symbolic link stays a link; its target gets the model */
+  tmp_path(link_path, sizeof link_path, "link.smr");
+  ck_assert_int_eq(symlink(path, link_path), 0);
+  ck_assert_int_eq(smr_model_save(m, link_path), SMR_OK);
+  ck_assert_int_eq(lstat(link_path, &sb), 0);
+  ck_assert(S_ISLNK(sb.st_mode));
+  smr_model *r = NULL;
+  ck_assert_int_eq(smr_model_load(&r, path), SMR_OK);
+  assert_same_model(m, r);
+  smr_model_free(r);
+  assert_no_temporaries();
+  unlink(link_path);
+  unlink(path);
+  smr_model_free(m);
+}
+END_TEST
+
+/* A writer killed between write and rename leaves "PATH.tmp-PID-XXXXXX";
+   the next save to PATH removes it when PID no longer runs, and keeps a
+   running writer's (and other targets') temporaries. */
+START_TEST(test_model_save_stale_temporaries) {
+  char path[256], stale[300], live[300], other[300];
+  tmp_path(path, sizeof path, "m.smr");
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) _exit(0);
+  ck_assert_int_eq(waitpid(child, NULL, 0), child); /* a pid that no longer runs */
+  snprintf(stale, sizeof stale, "%s.tmp-%ld-abc123", path, (long)child);
+  snprintf(live, sizeof live, "%s.tmp-%ld-abc123", path, (long)getppid());
+  snprintf(other, sizeof other, "%s/n.smr.tmp-%ld-abc123", tmp_dir, (long)child);
+  const char *files[3] = {stale, live, other};
+  for (int i = 0; i < 3; i++) {
+    FILE *f = fopen(files[i], "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("partial model", f);
+    fclose(f);
+  }
+  smr_model *m = make_model(SMR_F32, false, false);
+  ck_assert_int_eq(smr_model_save(m, path), SMR_OK);
+  ck_assert_msg(access(stale, F_OK) != 0, "stale temporary %s left", stale);
+  ck_assert_msg(access(live, F_OK) == 0, "a running writer's temporary was removed");
+  ck_assert_msg(access(other, F_OK) == 0, "another target's temporary was removed");
+  unlink(live);
+  unlink(other);
+  unlink(path);
+  smr_model_free(m);
+}
+END_TEST
+
+/* The loader checks the header before the body (finding: a 6 GiB sparse
+   file given as a model was read whole before "bad magic"). Under an
+   address-space limit of 512 MiB, in a child: a sparse 6 GiB file with a
+   valid header, a 6 GiB file without one, and /dev/zero must all be
+   SMR_EFORMAT, never ENOMEM. */
+START_TEST(test_model_load_header_first) {
+  char good[256], junk[256];
+  tmp_path(good, sizeof good, "huge.smr");
+  tmp_path(junk, sizeof junk, "huge.bin");
+  smr_model *m = make_model(SMR_F32, false, false);
+  ck_assert_int_eq(smr_model_save(m, good), SMR_OK);
+  smr_model_free(m);
+  ck_assert_int_eq(truncate(good, (off_t)6 << 30), 0);
+  FILE *f = fopen(junk, "wb");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  ck_assert_int_eq(truncate(junk, (off_t)6 << 30), 0);
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    struct rlimit rl = {(rlim_t)512 << 20, (rlim_t)512 << 20};
+    /* sanitizers reserve far more address space than that: skip the limit */
+    if (getenv("ASAN_OPTIONS") == NULL && getenv("TSAN_OPTIONS") == NULL) setrlimit(RLIMIT_AS, &rl);
+    const char *paths[3] = {good, junk, "/dev/zero"};
+    for (int i = 0; i < 3; i++) {
+      smr_model *r = NULL;
+      smr_error_detail e;
+      memset(&e, 0, sizeof e);
+      smr_status st = smr_model_load_file(&r, paths[i], &e);
+      if (st != SMR_EFORMAT) {
+        fprintf(stderr, "%s: status %d (%s)\n", paths[i], (int)st, e.message);
+        _exit(1);
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a load was not SMR_EFORMAT");
+  unlink(good);
+  unlink(junk);
+}
+END_TEST
+
 START_TEST(test_model_file_errors) {
   char path[256], dir_path[256];
   tmp_path(path, sizeof path, "nonexistent.smr");
@@ -1293,6 +1424,9 @@ int main(void) {
   tcase_add_test(model, test_model_roundtrip);
   tcase_add_test(model, test_model_arguments);
   tcase_add_test(model, test_model_file_errors);
+  tcase_add_test(model, test_model_save_targets);
+  tcase_add_test(model, test_model_save_stale_temporaries);
+  tcase_add_test(model, test_model_load_header_first);
   tcase_add_test(model, test_model_corruption);
   suite_add_tcase(s, model);
   TCase *fuzz = tcase_create("fuzz");

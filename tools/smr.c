@@ -509,15 +509,14 @@ static int load_model(const char *path, smr_model **m) {
   return fail("%s: %s", path, what);
 }
 
-/* smr_model_save writes a temporary file and renames it, so a failure leaves
-   any existing model intact. errno names the cause when the failing system
-   call set it. */
+/* smr_model_save_file writes a temporary file and renames it, so a failure
+   leaves any existing model intact; its message names the path and cause. */
 static int save_model(const smr_model *m, const char *path) {
-  errno = 0;
-  smr_status s = smr_model_save(m, path);
+  smr_error_detail err;
+  memset(&err, 0, sizeof err);
+  smr_status s = smr_model_save_file(m, path, &err);
   if (s == SMR_OK) return 0;
-  if (s == SMR_EIO && errno != 0)
-    return fail("%s: cannot write the model: %s", path, strerror(errno));
+  if (err.message[0] != '\0') return fail("%s", err.message);
   return fail("%s: cannot write the model: %s", path, smr_strerror(s));
 }
 
