@@ -508,6 +508,20 @@ SMR_API smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_
 
 typedef struct smr_dataset smr_dataset;
 
+/* The first line of a CSV. */
+typedef enum smr_csv_header {
+  SMR_CSV_HEADER_DEFAULT = 0, /* a header of column names; a first line that
+                                 holds only numbers (strtod) is SMR_EFORMAT
+                                 (is it data? say which) */
+  SMR_CSV_HEADER_PRESENT,     /* a header, whatever it holds */
+  SMR_CSV_HEADER_ABSENT       /* no header: the first line is data; columns
+                                 are named "1", "2", ... (label_column may
+                                 name one by its number) */
+} smr_csv_header;
+
+/* Default of smr_csv_options.max_bytes: 1 GiB of text. */
+#define SMR_CSV_DEFAULT_MAX_BYTES ((size_t)1 << 30)
+
 typedef struct smr_csv_options {
   const char *label_column; /* NULL: the last column; else the first
                                column with that name */
@@ -519,6 +533,13 @@ typedef struct smr_csv_options {
      an unknown name is SMR_ERANGE with its line and column. */
   const char *const *class_names;
   size_t num_class_names;
+  smr_csv_header header;    /* default SMR_CSV_HEADER_DEFAULT */
+  /* The most bytes of text (after gzip decompression) read or parsed; more
+     is SMR_EFORMAT with a message naming this option. 0: the default,
+     SMR_CSV_DEFAULT_MAX_BYTES. The data set itself takes at most about
+     4 bytes per byte of text (8-byte doubles for fields of at least 2
+     bytes, "0,"). */
+  size_t max_bytes;
 } smr_csv_options;
 
 SMR_API bool smr_has_zlib(void);

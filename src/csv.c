@@ -39,12 +39,15 @@
 #include "smr_config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #if SMR_HAVE_ZLIB
 #include <zlib.h>
 #endif
@@ -303,27 +306,38 @@ static smr_status parse_feature(csv_reader *r, size_t column, double *out) {
   return SMR_OK;
 }
 
-typedef enum int_label { LABEL_NOT_INT, LABEL_INT, LABEL_NEGATIVE, LABEL_TOO_LARGE } int_label;
-
-/* Optional '-' then decimal digits; values above INT32_MAX - 1 (so that
-   k = max + 1 fits in int32_t) are LABEL_TOO_LARGE. */
-static int_label classify_label(const char *s, size_t len, int32_t *value) {
+/* An integer label: an optional sign and decimal digits, of any length.
+   Its canonical form (no '+', no leading zeros, "0" for any zero) is
+   written to out (at most len + 1 bytes, NUL-terminated); false for a
+   label that is not an integer. Integers are compared as numbers through
+   their canonical forms, so "+1", "01" and "1" are one class named "1". */
+static bool canonical_int(const char *s, size_t len, char *out) {
   size_t i = 0;
   bool neg = false;
-  if (len > 0 && s[0] == '-') {
-    neg = true;
+  if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
     i = 1;
   }
-  if (i == len) return LABEL_NOT_INT;
-  uint64_t v = 0;
-  for (; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9') return LABEL_NOT_INT;
-    if (v <= UINT64_MAX / 16) v = v * 10 + (uint64_t)(s[i] - '0'); /* saturates far above */
-  }
-  if (neg && v != 0) return LABEL_NEGATIVE;
-  if (v > (uint64_t)INT32_MAX - 1) return LABEL_TOO_LARGE;
-  *value = (int32_t)v;
-  return LABEL_INT;
+  if (i == len) return false;
+  for (size_t j = i; j < len; j++)
+    if (s[j] < '0' || s[j] > '9') return false;
+  while (i + 1 < len && s[i] == '0') i++;
+  if (s[i] == '0') neg = false; /* -0 is 0 */
+  size_t o = 0;
+  if (neg) out[o++] = '-';
+  memmove(out + o, s + i, len - i); /* out may be s: o <= i */
+  out[o + len - i] = '\0';
+  return true;
+}
+
+/* Canonical integers as numbers: negatives first, then by magnitude
+   (length, then digits). */
+static int cmp_canonical_int(const char *a, const char *b) {
+  const bool na = a[0] == '-', nb = b[0] == '-';
+  if (na != nb) return na ? -1 : 1;
+  const size_t la = strlen(a), lb = strlen(b);
+  int c = la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
+  return na ? -c : c;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -338,6 +352,13 @@ typedef struct name_ref {
 static int cmp_name_ref(const void *a, const void *b) {
   const name_ref *x = a, *y = b;
   int c = strcmp(x->s, y->s);
+  if (c != 0) return c;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+static int cmp_int_ref(const void *a, const void *b) {
+  const name_ref *x = a, *y = b;
+  int c = cmp_canonical_int(x->s, y->s);
   if (c != 0) return c;
   return (x->index > y->index) - (x->index < y->index);
 }
@@ -398,32 +419,63 @@ typedef struct csv_parse {
   char *arena;              /* NUL-terminated label texts */
   size_t arena_len, arena_cap;
   size_t *label_off;        /* n offsets into arena */
-  bool all_int;
-  int_label first_bad;      /* first negative / too large integer label */
-  size_t first_bad_line;
-  char first_bad_text[48];
+  bool all_int;             /* every label so far an integer */
+  bool header_done, first_piece;
 } csv_parse;
 
+/* True when the whole field reads as a number (strtod, after trimming). */
+static bool field_is_number(const char *s, size_t len) {
+  while (len > 0 && (*s == ' ' || *s == '\t')) {
+    s++;
+    len--;
+  }
+  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+  if (len == 0 || len > 400 || is_c_space(s[0])) return false;
+  char buf[401];
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  char *end = NULL;
+  (void)strtod(buf, &end);
+  return end == buf + len;
+}
+
+/* The first record: the header (column names), or with header =
+   SMR_CSV_HEADER_ABSENT only its field count (columns named "1", "2", ...)
+   and the record is read again as data. */
 static smr_status read_header(csv_parse *p) {
   csv_reader *r = &p->r;
+  const smr_csv_options *opt = p->opt;
   while (r->pos < r->len && skip_blank_line(r)) {
   }
   if (r->pos == r->len)
     return fail(r->err, r->name, SMR_EFORMAT, r->line, 0, "no header row");
   p->header_line = r->line;
-  bool last = false;
+  const bool absent = opt->header == SMR_CSV_HEADER_ABSENT;
+  const size_t pos0 = r->pos, line0 = r->line;
+  bool last = false, all_numbers = true;
   while (!last) {
     smr_status st = read_field(r, p->ncols + 1, &last);
     if (st != SMR_OK) return st;
     st = reserve((void **)&p->header, &p->header_cap, p->ncols + 1, sizeof(char *));
     if (st != SMR_OK)
       return fail(r->err, r->name, st, r->field_line, p->ncols + 1, "too many columns");
-    p->header[p->ncols] = copy_string(r->field, r->field_len);
+    if (all_numbers && !field_is_number(r->field, r->field_len)) all_numbers = false;
+    char num[24];
+    if (absent) snprintf(num, sizeof num, "%zu", p->ncols + 1);
+    p->header[p->ncols] = absent ? copy_string(num, strlen(num))
+                                 : copy_string(r->field, r->field_len);
     if (p->header[p->ncols] == NULL)
       return fail(r->err, r->name, SMR_ENOMEM, r->field_line, p->ncols + 1, "out of memory");
     p->ncols++;
   }
-  const smr_csv_options *opt = p->opt;
+  if (absent) {
+    r->pos = pos0; /* the record is data: read it again */
+    r->line = line0;
+  } else if (all_numbers && opt->header != SMR_CSV_HEADER_PRESENT) {
+    return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
+                "the first line holds only numbers: data, not a header? Say which "
+                "(smr_csv_options.header; smr: --no-header or --header)");
+  }
   p->label_col = SIZE_MAX;
   if (!opt->no_labels) {
     if (opt->label_column != NULL) {
@@ -431,7 +483,9 @@ static smr_status read_header(csv_parse *p) {
         if (strcmp(p->header[j], opt->label_column) == 0) p->label_col = j;
       if (p->label_col == SIZE_MAX)
         return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
-                    "label column '%.60s' not found in the header", opt->label_column);
+                    absent ? "label column %.60s: no such column number"
+                           : "label column '%.60s' not found in the header",
+                    opt->label_column);
     } else {
       p->label_col = p->ncols - 1;
     }
@@ -439,6 +493,7 @@ static smr_status read_header(csv_parse *p) {
   p->d = p->ncols - (p->label_col != SIZE_MAX ? 1 : 0);
   if (p->d == 0)
     return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0, "no feature columns");
+  p->header_done = true;
   return SMR_OK;
 }
 
@@ -447,35 +502,28 @@ static smr_status store_label(csv_parse *p, size_t column) {
   const char *s = r->field; /* exact field content (no NUL inside) */
   size_t len = r->field_len;
   if (len == 0) return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "empty field");
+  if (len > SMR_MAX_NAME_LEN)
+    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column,
+                "label longer than %d bytes", SMR_MAX_NAME_LEN);
   if (p->lookup != NULL) {
     size_t idx;
-    if (!lookup_name(p->lookup, p->lookup_count, s, &idx))
+    char canon[SMR_MAX_NAME_LEN + 2];
+    if (!lookup_name(p->lookup, p->lookup_count, s, &idx) &&
+        !(canonical_int(s, len, canon) && lookup_name(p->lookup, p->lookup_count, canon, &idx)))
       return fail(r->err, r->name, SMR_ERANGE, r->field_line, column, "unknown class name '%.60s'",
                   s);
     p->labels[p->n] = (int32_t)idx;
     return SMR_OK;
   }
-  if (len > SMR_MAX_NAME_LEN)
-    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column,
-                "label longer than %d bytes", SMR_MAX_NAME_LEN);
-  if (p->all_int) {
-    int32_t v = 0;
-    int_label kind = classify_label(s, len, &v);
-    if (kind == LABEL_NOT_INT) {
-      p->all_int = false;
-    } else if (kind == LABEL_INT) {
-      p->labels[p->n] = v;
-    } else if (p->first_bad == LABEL_INT) {
-      p->first_bad = kind;
-      p->first_bad_line = r->field_line;
-      snprintf(p->first_bad_text, sizeof p->first_bad_text, "%.40s", s);
-    }
-  }
   if (len + 1 > SIZE_MAX - p->arena_len)
     return fail(r->err, r->name, SMR_EOVERFLOW, r->field_line, column, "labels too large");
   smr_status st = reserve((void **)&p->arena, &p->arena_cap, p->arena_len + len + 1, 1);
   if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "labels too large");
-  memcpy(p->arena + p->arena_len, s, len + 1);
+  char *dst = p->arena + p->arena_len;
+  /* the text as read; its canonical form (never longer) replaces it at the
+     end if every label is an integer */
+  if (p->all_int && !canonical_int(s, len, dst)) p->all_int = false;
+  memcpy(dst, s, len + 1);
   p->label_off[p->n] = p->arena_len;
   p->arena_len += len + 1;
   return SMR_OK;
@@ -537,24 +585,11 @@ static smr_status read_row(csv_parse *p) {
   return SMR_OK;
 }
 
-/* Integer labels: k = max + 1. */
-static smr_status finish_int_labels(csv_parse *p, size_t *k) {
-  csv_reader *r = &p->r;
-  if (p->first_bad == LABEL_NEGATIVE)
-    return fail(r->err, r->name, SMR_ERANGE, p->first_bad_line, p->label_col + 1,
-                "negative label %s", p->first_bad_text);
-  if (p->first_bad == LABEL_TOO_LARGE)
-    return fail(r->err, r->name, SMR_ERANGE, p->first_bad_line, p->label_col + 1,
-                "label %s too large (at most %ld)", p->first_bad_text, (long)INT32_MAX - 1);
-  int32_t max = 0;
-  for (size_t i = 0; i < p->n; i++)
-    if (p->labels[i] > max) max = p->labels[i];
-  *k = (size_t)max + 1;
-  return SMR_OK;
-}
-
-/* String labels: indices follow the distinct names sorted by strcmp. */
-static smr_status finish_string_labels(csv_parse *p, size_t *k, char ***names) {
+/* Labels to classes: the distinct labels in sorted order (integers as
+   numbers, anything else by strcmp); class j's name is its label (an
+   integer's canonical form). The count of classes is at most the number of
+   rows: no label value ever sizes anything. */
+static smr_status finish_labels(csv_parse *p, size_t *k, char ***names) {
   csv_reader *r = &p->r;
   size_t bytes;
   if (!smr_mul_ok(p->n, sizeof(name_ref), &bytes))
@@ -562,10 +597,12 @@ static smr_status finish_string_labels(csv_parse *p, size_t *k, char ***names) {
   name_ref *v = malloc(bytes);
   if (v == NULL) return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
   for (size_t i = 0; i < p->n; i++) {
-    v[i].s = p->arena + p->label_off[i];
+    char *t = p->arena + p->label_off[i];
+    if (p->all_int) (void)canonical_int(t, strlen(t), t); /* in place */
+    v[i].s = t;
     v[i].index = i;
   }
-  qsort(v, p->n, sizeof *v, cmp_name_ref);
+  qsort(v, p->n, sizeof *v, p->all_int ? cmp_int_ref : cmp_name_ref);
   size_t count = 0;
   for (size_t i = 0; i < p->n; i++)
     if (i == 0 || strcmp(v[i - 1].s, v[i].s) != 0) count++;
@@ -623,10 +660,8 @@ static smr_status build_dataset(csv_parse *p, smr_dataset **out) {
       ds->k = p->opt->num_class_names;
       st = copy_names(p->opt->class_names, ds->k, &ds->class_names);
       if (st != SMR_OK) st = fail(r->err, r->name, st, 0, 0, "out of memory");
-    } else if (p->all_int) {
-      st = finish_int_labels(p, &ds->k);
     } else {
-      st = finish_string_labels(p, &ds->k, &ds->class_names);
+      st = finish_labels(p, &ds->k, &ds->class_names);
     }
     if (st != SMR_OK) {
       smr_dataset_free(ds);
@@ -664,6 +699,8 @@ static smr_status check_options(const smr_csv_options *opt, const char *name,
   char c = opt->delimiter;
   if (c == '"' || c == '\n' || c == '\r')
     return fail(err, name, SMR_EINVAL, 0, 0, "invalid delimiter");
+  if ((unsigned)opt->header > (unsigned)SMR_CSV_HEADER_ABSENT)
+    return fail(err, name, SMR_EINVAL, 0, 0, "invalid header option");
   if (!opt->no_labels && opt->class_names != NULL) {
     if (opt->num_class_names == 0 || opt->num_class_names > (size_t)INT32_MAX)
       return fail(err, name, SMR_EINVAL, 0, 0, "invalid number of class names");
@@ -672,6 +709,84 @@ static smr_status check_options(const smr_csv_options *opt, const char *name,
         return fail(err, name, SMR_EINVAL, 0, 0, "class name %zu is NULL", i);
   }
   return SMR_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Incremental parsing                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Text is fed in pieces that end at a record boundary (after an LF outside
+   quotes), or, with final, at the end of the input; the reader's line count
+   carries over. */
+static smr_status parse_piece(csv_parse *p, const char *t, size_t len, bool final,
+                              size_t *consumed) {
+  csv_reader *r = &p->r;
+  r->t = t;
+  r->len = len;
+  r->pos = 0;
+  smr_status st = SMR_OK;
+  if (!p->header_done) {
+    if (p->first_piece && (len >= 3 || final)) {
+      p->first_piece = false;
+      if (len >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0) r->pos = 3; /* UTF-8 BOM */
+    }
+    while (r->pos < r->len && skip_blank_line(r)) {
+    }
+    if (r->pos < r->len || final) st = read_header(p);
+  }
+  while (st == SMR_OK && p->header_done) {
+    if (r->pos < r->len && skip_blank_line(r)) continue;
+    if (r->pos == r->len) break;
+    st = read_row(p);
+  }
+  *consumed = r->pos;
+  return st;
+}
+
+static smr_status parse_begin(csv_parse *p, const char *name, const smr_csv_options *opt,
+                              smr_error_detail *err) {
+  memset(p, 0, sizeof *p);
+  p->r.line = 1;
+  p->r.delim = opt->delimiter != 0 ? opt->delimiter : ',';
+  p->r.name = name;
+  p->r.err = err;
+  p->opt = opt;
+  p->all_int = true;
+  p->first_piece = true;
+  if (!opt->no_labels && opt->class_names != NULL) {
+    smr_status st = build_lookup(opt->class_names, opt->num_class_names, &p->lookup,
+                                 &p->lookup_count);
+    if (st != SMR_OK) return fail(err, name, st, 0, 0, "out of memory");
+  }
+  return SMR_OK;
+}
+
+/* After the last piece: the data set, or the error. Frees the parser. */
+static smr_status parse_end(csv_parse *p, smr_status st, smr_dataset **out) {
+  if (st == SMR_OK && !p->header_done)
+    st = fail(p->r.err, p->r.name, SMR_EFORMAT, p->r.line, 0, "no header row");
+  if (st == SMR_OK && p->n == 0)
+    st = fail(p->r.err, p->r.name, SMR_EFORMAT, p->header_line, 0, "no data rows");
+  if (st == SMR_OK) st = build_dataset(p, out);
+  free_strings(p->header, p->ncols);
+  free(p->r.field);
+  free(p->X);
+  free(p->labels);
+  free(p->lookup);
+  free(p->arena);
+  free(p->label_off);
+  return st;
+}
+
+static size_t max_bytes_of(const smr_csv_options *opt) {
+  return opt->max_bytes != 0 ? opt->max_bytes : SMR_CSV_DEFAULT_MAX_BYTES;
+}
+
+static smr_status too_large(smr_error_detail *err, const char *name, size_t limit) {
+  return fail(err, name, SMR_EFORMAT, 0, 0,
+              "input larger than the limit of %zu bytes (smr_csv_options.max_bytes; smr: "
+              "--max-input-mb)",
+              limit);
 }
 
 smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len,
@@ -684,135 +799,236 @@ smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len
   if (opt == NULL) opt = &defaults;
   smr_status st = check_options(opt, name, err);
   if (st != SMR_OK) return st;
-
+  if (len > max_bytes_of(opt)) return too_large(err, name, max_bytes_of(opt));
   csv_parse p;
-  memset(&p, 0, sizeof p);
-  p.r.t = text;
-  p.r.len = len;
-  p.r.line = 1;
-  p.r.delim = opt->delimiter != 0 ? opt->delimiter : ',';
-  p.r.name = name;
-  p.r.err = err;
-  p.opt = opt;
-  p.all_int = true;
-  p.first_bad = LABEL_INT;
-  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) p.r.pos = 3; /* UTF-8 BOM */
-
-  if (!opt->no_labels && opt->class_names != NULL) {
-    st = build_lookup(opt->class_names, opt->num_class_names, &p.lookup, &p.lookup_count);
-    if (st != SMR_OK) st = fail(err, name, st, 0, 0, "out of memory");
-  }
-  if (st == SMR_OK) st = read_header(&p);
-  while (st == SMR_OK) {
-    if (p.r.pos < p.r.len && skip_blank_line(&p.r)) continue;
-    if (p.r.pos == p.r.len) break;
-    st = read_row(&p);
-  }
-  if (st == SMR_OK && p.n == 0)
-    st = fail(err, name, SMR_EFORMAT, p.header_line, 0, "no data rows");
-  if (st == SMR_OK) st = build_dataset(&p, out);
-
-  free_strings(p.header, p.ncols);
-  free(p.r.field);
-  free(p.X);
-  free(p.labels);
-  free(p.lookup);
-  free(p.arena);
-  free(p.label_off);
-  return st;
+  st = parse_begin(&p, name, opt, err);
+  size_t used = 0;
+  if (st == SMR_OK) st = parse_piece(&p, text != NULL ? text : "", len, true, &used);
+  return parse_end(&p, st, out);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Files                                                                     */
+/* Files: plain or gzip, read in pieces                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Reads the whole file (decompressing gzip when built with zlib). */
-static smr_status slurp(const char *path, char **out, size_t *out_len, smr_error_detail *err) {
-  char ebuf[128];
-  char *buf = NULL;
-  size_t len = 0;
-  smr_status st = SMR_OK;
+#define IN_CHUNK ((size_t)1 << 16)   /* compressed bytes per read */
+#define TEXT_CHUNK ((size_t)1 << 20) /* text bytes per piece */
+
+typedef struct text_source {
+  int fd;
+  const char *name;
+  smr_error_detail *err;
+  bool gz, eof;
+  unsigned char *in; /* IN_CHUNK: raw bytes read, not yet used */
+  size_t in_len, in_pos;
 #if SMR_HAVE_ZLIB
-  size_t cap = 0;
-  errno = 0;
-  gzFile f = gzopen(path, "rb");
-  if (f == NULL) {
-    if (errno == 0) return fail(err, path, SMR_ENOMEM, 0, 0, "cannot open: out of memory");
-    errno_text(errno, ebuf, sizeof ebuf);
-    return fail(err, path, SMR_EIO, 0, 0, "cannot open: %s", ebuf);
-  }
-  gzbuffer(f, 1u << 17);
-  for (;;) {
-    if (cap - len < (1u << 16)) {
-      if (len > SIZE_MAX - (1u << 16)) {
-        st = fail(err, path, SMR_EOVERFLOW, 0, 0, "file too large");
-        break;
-      }
-      st = reserve((void **)&buf, &cap, len + (1u << 16), 1);
-      if (st != SMR_OK) {
-        st = fail(err, path, st, 0, 0, "file too large for memory");
-        break;
-      }
-    }
-    size_t room = cap - len;
-    unsigned want = room > (1u << 30) ? (1u << 30) : (unsigned)room;
-    errno = 0;
-    int got = gzread(f, buf + len, want);
-    if (got < 0) {
-      int e = errno, zerr = Z_OK;
-      const char *msg = gzerror(f, &zerr);
-      if (zerr == Z_ERRNO) {
-        errno_text(e, ebuf, sizeof ebuf);
-        st = fail(err, path, SMR_EIO, 0, 0, "read error: %s", ebuf);
-      } else if (zerr == Z_MEM_ERROR) {
-        st = fail(err, path, SMR_ENOMEM, 0, 0, "out of memory");
-      } else {
-        st = fail(err, path, SMR_EFORMAT, 0, 0, "corrupt gzip data: %s", msg);
-      }
-      break;
-    }
-    if (got == 0) break;
-    len += (size_t)got;
-  }
-  int zc = gzclose_r(f);
-  if (st == SMR_OK && zc == Z_BUF_ERROR)
-    st = fail(err, path, SMR_EFORMAT, 0, 0, "truncated gzip data");
-  else if (st == SMR_OK && zc != Z_OK)
-    st = fail(err, path, SMR_EIO, 0, 0, "error closing the file");
-#else
-  bool open_failed;
-  unsigned char *bytes = NULL;
-  st = smr_read_file(path, SIZE_MAX, &bytes, &len, &open_failed);
-  buf = (char *)bytes;
-  if (st == SMR_EIO) {
-    errno_text(errno, ebuf, sizeof ebuf);
-    st = fail(err, path, SMR_EIO, 0, 0, open_failed ? "cannot open: %s" : "read error: %s", ebuf);
-  } else if (st == SMR_EFORMAT) {
-    st = fail(err, path, SMR_EOVERFLOW, 0, 0, "file too large");
-  } else if (st == SMR_ENOMEM) {
-    st = fail(err, path, SMR_ENOMEM, 0, 0, "file too large for memory");
-  }
+  z_stream zs;
+  bool zs_ready, member_done;
 #endif
-  if (st != SMR_OK) {
-    free(buf);
-    return st;
+} text_source;
+
+static smr_status read_error(text_source *s, int e) {
+  char ebuf[128];
+  errno_text(e, ebuf, sizeof ebuf);
+  return fail(s->err, s->name, SMR_EIO, 0, 0, "read error: %s", ebuf);
+}
+
+/* More raw bytes after the unused ones (moved to the front); at the end of
+   the file s->eof. */
+static smr_status fill_raw(text_source *s) {
+  if (s->in_pos > 0) {
+    memmove(s->in, s->in + s->in_pos, s->in_len - s->in_pos);
+    s->in_len -= s->in_pos;
+    s->in_pos = 0;
   }
-  *out = buf;
-  *out_len = len;
+  while (s->in_len < IN_CHUNK && !s->eof) {
+    ssize_t got = read(s->fd, s->in + s->in_len, IN_CHUNK - s->in_len);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return read_error(s, errno);
+    }
+    if (got == 0) s->eof = true;
+    s->in_len += (size_t)got;
+    break;
+  }
   return SMR_OK;
 }
 
+#if SMR_HAVE_ZLIB
+/* Inflates into out; *got = 0 only at the end of the last member. gzip
+   members may follow each other (all are read); anything else after a
+   member is an error, as is a stream that ends inside a member. */
+static smr_status gz_read(text_source *s, char *out, size_t room, size_t *got) {
+  *got = 0;
+  while (*got == 0) {
+    if (s->member_done) {
+      /* another member, the end, or trailing garbage */
+      while (s->in_len - s->in_pos < 2 && !s->eof) {
+        smr_status st = fill_raw(s);
+        if (st != SMR_OK) return st;
+      }
+      const size_t left = s->in_len - s->in_pos;
+      if (left == 0) return SMR_OK; /* the end */
+      if (left < 2 || s->in[s->in_pos] != 0x1f || s->in[s->in_pos + 1] != 0x8b)
+        return fail(s->err, s->name, SMR_EFORMAT, 0, 0,
+                    "data after the end of the gzip stream (not another gzip member)");
+      if (inflateReset(&s->zs) != Z_OK)
+        return fail(s->err, s->name, SMR_ENOMEM, 0, 0, "out of memory");
+      s->member_done = false;
+    }
+    if (s->in_pos == s->in_len) {
+      if (s->eof) return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "truncated gzip data");
+      smr_status st = fill_raw(s);
+      if (st != SMR_OK) return st;
+      continue;
+    }
+    s->zs.next_in = s->in + s->in_pos;
+    s->zs.avail_in = (uInt)(s->in_len - s->in_pos);
+    s->zs.next_out = (Bytef *)out;
+    s->zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+    const uInt before = s->zs.avail_out;
+    int z = inflate(&s->zs, Z_NO_FLUSH);
+    s->in_pos = s->in_len - s->zs.avail_in;
+    *got = before - s->zs.avail_out;
+    if (z == Z_STREAM_END) {
+      s->member_done = true;
+    } else if (z == Z_MEM_ERROR) {
+      return fail(s->err, s->name, SMR_ENOMEM, 0, 0, "out of memory");
+    } else if (z == Z_DATA_ERROR || z == Z_NEED_DICT || z == Z_STREAM_ERROR) {
+      return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "corrupt gzip data: %s",
+                  s->zs.msg != NULL ? s->zs.msg : "invalid data");
+    } else if (z == Z_BUF_ERROR && s->eof && s->in_pos == s->in_len) {
+      return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "truncated gzip data");
+    }
+  }
+  return SMR_OK;
+}
+#endif
+
+/* Up to room text bytes into out; *got = 0 at the end. */
+static smr_status source_read(text_source *s, char *out, size_t room, size_t *got) {
+#if SMR_HAVE_ZLIB
+  if (s->gz) return gz_read(s, out, room, got);
+#endif
+  *got = 0;
+  if (s->in_pos < s->in_len) { /* bytes read while looking for the gzip magic */
+    size_t n = s->in_len - s->in_pos < room ? s->in_len - s->in_pos : room;
+    memcpy(out, s->in + s->in_pos, n);
+    s->in_pos += n;
+    *got = n;
+    return SMR_OK;
+  }
+  for (;;) {
+    ssize_t r = read(s->fd, out, room > ((size_t)1 << 30) ? ((size_t)1 << 30) : room);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return read_error(s, errno);
+    }
+    *got = (size_t)r;
+    return SMR_OK;
+  }
+}
+
+/* Opens path and looks at its first bytes: gzip (1f 8b) or plain text. */
+static smr_status source_open(text_source *s, const char *path, smr_error_detail *err) {
+  memset(s, 0, sizeof *s);
+  s->name = path;
+  s->err = err;
+  do {
+    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  } while (s->fd < 0 && errno == EINTR);
+  if (s->fd < 0) {
+    char ebuf[128];
+    errno_text(errno, ebuf, sizeof ebuf);
+    return fail(err, path, SMR_EIO, 0, 0, "cannot open: %s", ebuf);
+  }
+  struct stat sb;
+  if (fstat(s->fd, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return fail(err, path, SMR_EIO, 0, 0, "cannot read: is a directory");
+  s->in = malloc(IN_CHUNK);
+  if (s->in == NULL) return fail(err, path, SMR_ENOMEM, 0, 0, "out of memory");
+  while (s->in_len < 2 && !s->eof) {
+    smr_status st = fill_raw(s);
+    if (st != SMR_OK) return st;
+  }
+  s->gz = s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
+  if (!s->gz) return SMR_OK;
+#if SMR_HAVE_ZLIB
+  if (inflateInit2(&s->zs, 15 + 16) != Z_OK) /* gzip wrapper only */
+    return fail(err, path, SMR_ENOMEM, 0, 0, "out of memory");
+  s->zs_ready = true;
+  return SMR_OK;
+#else
+  return fail(err, path, SMR_EFORMAT, 0, 0,
+              "gzip-compressed, but this smr was built without zlib (smr_has_zlib())");
+#endif
+}
+
+static void source_close(text_source *s) {
+#if SMR_HAVE_ZLIB
+  if (s->zs_ready) inflateEnd(&s->zs);
+#endif
+  if (s->fd >= 0) close(s->fd);
+  free(s->in);
+}
+
+/* The text is parsed as it arrives: memory holds the data set and one
+   piece of text (at least TEXT_CHUNK, more only for a longer record), and
+   at most max_bytes of text are read. A NUL byte ends the reading at once
+   (the parser reports it with its position). */
 smr_status smr_dataset_read_csv(smr_dataset **out, const char *path, const smr_csv_options *opt,
                                 smr_error_detail *err) {
   if (out == NULL || path == NULL) return fail(err, path, SMR_EINVAL, 0, 0, "NULL argument");
   *out = NULL;
-  char *text = NULL;
-  size_t len = 0;
-  smr_status st = slurp(path, &text, &len, err);
+  smr_csv_options defaults = {0};
+  if (opt == NULL) opt = &defaults;
+  smr_status st = check_options(opt, path, err);
   if (st != SMR_OK) return st;
-  st = smr_dataset_parse_csv(out, text, len, path, opt, err);
-  free(text);
-  return st;
+  const size_t limit = max_bytes_of(opt);
+  text_source src;
+  st = source_open(&src, path, err);
+  csv_parse p;
+  smr_status pst = parse_begin(&p, path, opt, err);
+  if (st == SMR_OK) st = pst;
+  char *buf = NULL;
+  size_t cap = 0, have = 0, scanned = 0, safe = 0, total = 0;
+  bool inq = false, done = false;
+  while (st == SMR_OK && !done) {
+    if (cap - have < TEXT_CHUNK) {
+      st = reserve((void **)&buf, &cap, have + TEXT_CHUNK, 1);
+      if (st != SMR_OK) {
+        st = fail(err, path, st, 0, 0, "out of memory");
+        break;
+      }
+    }
+    size_t got = 0;
+    st = source_read(&src, buf + have, cap - have, &got);
+    if (st != SMR_OK) break;
+    if (got > limit - total) {
+      st = too_large(err, path, limit);
+      break;
+    }
+    total += got;
+    have += got;
+    done = got == 0;
+    /* the last LF outside quotes: the pieces end there */
+    for (; scanned < have; scanned++) {
+      const char c = buf[scanned];
+      if (c == '"') inq = !inq;
+      else if (c == '\n' && !inq) safe = scanned + 1;
+      else if (c == '\0') done = true;
+    }
+    size_t used = 0;
+    st = parse_piece(&p, buf, done ? have : safe, done, &used);
+    if (st != SMR_OK || done) break;
+    memmove(buf, buf + used, have - used);
+    have -= used;
+    scanned -= used;
+    safe -= used;
+  }
+  free(buf);
+  source_close(&src);
+  return parse_end(&p, st, out);
 }
 
 /* ------------------------------------------------------------------------ */
