@@ -308,8 +308,9 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Reads a whole stream; *buf is malloc'd (NUL-terminated for convenience). */
-static bool read_stream(FILE *f, char **buf, size_t *len) {
+/* Reads a whole stream, at most max bytes (errno EFBIG beyond); *buf is
+   malloc'd (NUL-terminated for convenience). */
+static bool read_stream(FILE *f, size_t max, char **buf, size_t *len) {
   size_t cap = 1 << 16, n = 0;
   char *b = malloc(cap);
   if (b == NULL) return false;
@@ -324,6 +325,7 @@ static bool read_stream(FILE *f, char **buf, size_t *len) {
     }
     size_t got = fread(b + n, 1, cap - n - 1, f);
     n += got;
+    if (n > max) { free(b); errno = EFBIG; return false; }
     if (got == 0) break;
   }
   if (ferror(f)) {
@@ -385,8 +387,13 @@ static int read_data(data_source *src, const smr_csv_options *o, smr_dataset **d
   smr_status s;
   *ds = NULL;
   if (strcmp(src->path, "-") == 0) {
-    if (src->text == NULL && !read_stream(stdin, &src->text, &src->len))
-      return quiet ? EXIT_RUNTIME : fail("<stdin>: %s", strerror(errno));
+    const size_t max = o->max_bytes != 0 ? o->max_bytes : SMR_CSV_DEFAULT_MAX_BYTES;
+    if (src->text == NULL && !read_stream(stdin, max, &src->text, &src->len)) {
+      if (quiet) return EXIT_RUNTIME;
+      if (errno == EFBIG)
+        return fail("<stdin>: input larger than the limit of %zu bytes (--max-input-mb)", max);
+      return fail("<stdin>: %s", strerror(errno));
+    }
     s = smr_dataset_parse_csv(ds, src->text, src->len, "<stdin>", o, &err);
     if (s != SMR_OK) return quiet ? EXIT_RUNTIME : fail_file("<stdin>", s, &err);
     return 0;
@@ -568,37 +575,79 @@ static void progress_end(progress *p) {
 /* Confusion matrix                                                          */
 /* ------------------------------------------------------------------------ */
 
-/* cm[t * k + p] counts rows of true class t predicted as p. */
-static void print_confusion(const smr_model *m, const size_t *cm, size_t k) {
+/* cm[t * k + p] counts rows of true class t predicted as p. Each column's
+   width is found in one pass over the matrix, so printing is linear in its
+   k x k cells (it rescanned a column for every cell: k = 1000 took 64 s). */
+static int print_confusion(const smr_model *m, const size_t *cm, size_t k) {
   char buf[32];
+  int *w = alloc_array(k, sizeof *w);
+  if (w == NULL) return fail("%s", smr_strerror(SMR_ENOMEM));
   int w0 = (int)strlen("true\\pred");
   for (size_t j = 0; j < k; j++) {
-    int l = (int)strlen(class_label(m, j, buf));
+    const int l = (int)strlen(class_label(m, j, buf));
     if (l > w0) w0 = l;
+    w[j] = l;
   }
-  printf("%-*s", w0, "true\\pred");
-  for (size_t j = 0; j < k; j++) {
-    const char *name = class_label(m, j, buf);
-    int w = (int)strlen(name);
-    for (size_t t = 0; t < k; t++) {
-      int dig = snprintf(buf, sizeof buf, "%zu", cm[t * k + j]);
-      if (dig > w) w = dig;
+  for (size_t t = 0; t < k; t++)
+    for (size_t j = 0; j < k; j++) {
+      const int dig = snprintf(buf, sizeof buf, "%zu", cm[t * k + j]);
+      if (dig > w[j]) w[j] = dig;
     }
-    printf("  %*s", w, class_label(m, j, buf));
-  }
+  printf("%-*s", w0, "true\\pred");
+  for (size_t j = 0; j < k; j++) printf("  %*s", w[j], class_label(m, j, buf));
   putchar('\n');
   for (size_t t = 0; t < k; t++) {
     printf("%-*s", w0, class_label(m, t, buf));
-    for (size_t j = 0; j < k; j++) {
-      int w = (int)strlen(class_label(m, j, buf));
-      for (size_t r = 0; r < k; r++) {
-        int dig = snprintf(buf, sizeof buf, "%zu", cm[r * k + j]);
-        if (dig > w) w = dig;
-      }
-      printf("  %*zu", w, cm[t * k + j]);
-    }
+    for (size_t j = 0; j < k; j++) printf("  %*zu", w[j], cm[t * k + j]);
     putchar('\n');
   }
+  free(w);
+  return 0;
+}
+
+typedef struct confusion { size_t count; int32_t truth, pred; } confusion;
+
+static int cmp_pair(const void *a, const void *b) {
+  const confusion *x = a, *y = b;
+  if (x->truth != y->truth) return x->truth < y->truth ? -1 : 1;
+  return (x->pred > y->pred) - (x->pred < y->pred);
+}
+
+static int cmp_count_desc(const void *a, const void *b) {
+  const confusion *x = a, *y = b;
+  if (x->count != y->count) return x->count > y->count ? -1 : 1;
+  return cmp_pair(a, b);
+}
+
+/* The `top` most frequent confusions (true class predicted as another),
+   counted by sorting the misclassified rows: O(n log n) time and O(n)
+   memory whatever k is (a k x k matrix at k = 10^5 would be 80 GB). */
+#define TOP_CONFUSIONS 20
+static int print_top_confusions(const smr_model *m, const int32_t *truth, const int32_t *pred,
+                                size_t n) {
+  confusion *v = alloc_array(n, sizeof *v);
+  if (v == NULL) return fail("%s", smr_strerror(SMR_ENOMEM));
+  size_t wrong = 0, nan_rows = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (pred[i] < 0) nan_rows++;
+    else if (pred[i] != truth[i]) v[wrong++] = (confusion){1, truth[i], pred[i]};
+  }
+  qsort(v, wrong, sizeof *v, cmp_pair);
+  size_t runs = 0;
+  for (size_t i = 0; i < wrong; i++) {
+    if (runs > 0 && cmp_pair(&v[runs - 1], &v[i]) == 0) v[runs - 1].count++;
+    else v[runs++] = v[i];
+  }
+  qsort(v, runs, sizeof *v, cmp_count_desc);
+  char a[32], b[32];
+  printf("%zu misclassified rows in %zu distinct (true, predicted) pairs", wrong, runs);
+  if (nan_rows > 0) printf(", %zu rows with NaN probabilities", nan_rows);
+  printf("; the %s most frequent:\n", runs < TOP_CONFUSIONS ? "" : "20");
+  for (size_t i = 0; i < runs && i < TOP_CONFUSIONS; i++)
+    printf("  %zu  true %s, predicted %s\n", v[i].count,
+           class_label(m, (size_t)v[i].truth, a), class_label(m, (size_t)v[i].pred, b));
+  free(v);
+  return 0;
 }
 
 /* Accuracy, and the confusion matrix when cm != NULL (k x k, zeroed here). */
@@ -620,18 +669,32 @@ static double accuracy(const int32_t *truth, const int32_t *pred, size_t n, size
 /* smr train                                                                 */
 /* ------------------------------------------------------------------------ */
 
+#define CSV_HELP                                                                        \
+  "      --header               the first line is a header even if it holds only\n"   \
+  "                             numbers\n"                                              \
+  "      --no-header            no header: every line is data (columns are named\n"    \
+  "                             1, 2, ...; --label-column N picks one by number).\n"   \
+  "                             Without either, a first line of only numbers is\n"     \
+  "                             an error\n"                                             \
+  "      --max-input-mb N       read at most N MiB of text (after gzip), >= 1\n"        \
+  "                             (default 1024)\n"
+
 static void help_train(FILE *f) {
   fputs(
     "Usage: smr train DATA.csv -o MODEL [options]\n"
     "\n"
     "Trains a softmax regression model on DATA.csv (a header row, numeric\n"
     "features, one label column; '-' reads stdin) and writes it to MODEL.\n"
-    "String labels become the model's class names.\n"
+    "The classes are the distinct labels in sorted order (integers compared as\n"
+    "numbers); the labels become the model's class names.\n"
     "\n"
     "Output and data:\n"
     "  -o, --output MODEL         model file to write (required)\n"
     "      --label-column NAME    the label column (default: the last column)\n"
     "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    , f);
+  fputs(CSV_HELP, f);
+  fputs(
     "      --dtype f32|f64        model precision (default f64)\n"
     "      --seed N               weight initialization seed (default 0)\n"
     "      --standardize          learn per-feature mean/scale, store them in the model\n"
@@ -699,8 +762,31 @@ enum {
   O_STANDARDIZE, O_VERBOSE, O_DTYPE, O_SEED, O_LABEL_COLUMN, O_DELIMITER, O_PROBA,
   O_TEMPERATURE, O_NO_LABELS, O_ISA, O_SHAPES, O_TIME, O_KERNELS, O_FORMAT,
   O_SOLVER, O_MOMENTUM, O_NESTEROV, O_BETA1, O_BETA2, O_ADAM_EPS, O_LBFGS_HISTORY, O_TOL,
-  O_CLASS_WEIGHT, O_SAMPLE_WEIGHT_COLUMN, O_WORKSPACE_MB, O_THREADS
+  O_CLASS_WEIGHT, O_SAMPLE_WEIGHT_COLUMN, O_WORKSPACE_MB, O_THREADS, O_HEADER, O_NO_HEADER,
+  O_MAX_INPUT_MB, O_CONFUSION
 };
+
+/* The data options train, predict and eval share: --header, --no-header,
+   --max-input-mb. true when c was one of them (*ok: its value parsed). */
+static bool csv_opt(int c, smr_csv_options *csv, bool *ok) {
+  *ok = true;
+  switch (c) {
+  case O_HEADER: csv->header = SMR_CSV_HEADER_PRESENT; return true;
+  case O_NO_HEADER: csv->header = SMR_CSV_HEADER_ABSENT; return true;
+  case O_MAX_INPUT_MB: {
+    size_t mb = 0;
+    *ok = opt_size("--max-input-mb", optarg, 1, SIZE_MAX >> 20, &mb);
+    csv->max_bytes = mb << 20;
+    return true;
+  }
+  default: return false;
+  }
+}
+
+#define CSV_LONG_OPTS                                 \
+  {"header", no_argument, NULL, O_HEADER},            \
+  {"no-header", no_argument, NULL, O_NO_HEADER},      \
+  {"max-input-mb", required_argument, NULL, O_MAX_INPUT_MB}
 
 static const struct option train_opts[] = {
   {"epochs", required_argument, NULL, O_EPOCHS},
@@ -736,6 +822,7 @@ static const struct option train_opts[] = {
   {"sample-weight-column", required_argument, NULL, O_SAMPLE_WEIGHT_COLUMN},
   {"workspace-mb", required_argument, NULL, O_WORKSPACE_MB},
   {"threads", required_argument, NULL, O_THREADS},
+  CSV_LONG_OPTS,
   {"output", required_argument, NULL, 'o'},
   {"help", no_argument, NULL, 'h'},
   {NULL, 0, NULL, 0},
@@ -874,6 +961,10 @@ static int parse_train(int argc, char **argv, train_cfg *cfg) {
     if (r > 0) return r;
     if (r == 0) continue;
     bool ok = true;
+    if (csv_opt(c, &cfg->csv, &ok)) {
+      if (!ok) return EXIT_USAGE;
+      continue;
+    }
     switch (c) {
     case 'h': return -1;
     case 'o':
@@ -1199,6 +1290,9 @@ static void help_predict(FILE *f) {
     "      --label-column NAME    ignore this column (it must exist)\n"
     "      --no-labels            every column is a feature\n"
     "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    , f);
+  fputs(CSV_HELP, f);
+  fputs(
     "  -h, --help                 this help\n"
     "\n"
     "Example: smr predict iris.smr data/iris.csv --proba --temperature 2\n",
@@ -1212,10 +1306,17 @@ static void help_eval(FILE *f) {
     "Evaluates MODEL on labelled DATA.csv ('-' reads stdin): accuracy, mean\n"
     "log-loss (cross-entropy) and the confusion matrix (rows: true class,\n"
     "columns: predicted class). When the model has class names, the labels\n"
-    "must be those names.\n"
+    "must be those names (integers match as numbers: 01 is 1); a model\n"
+    "without names takes class indices 0..k-1.\n"
     "\n"
     "      --label-column NAME    the label column (default: the last column)\n"
     "      --delimiter C          field delimiter (default ','; 'tab' for a tab)\n"
+    , f);
+  fputs(CSV_HELP, f);
+  fputs(
+    "      --confusion MODE       full: the k x k matrix; top: the 20 most frequent\n"
+    "                             confusions; auto (default): full, or top when\n"
+    "                             stdout is a terminal and there are over 30 classes\n"
     "  -h, --help                 this help\n"
     "\n"
     "Example: smr eval iris.smr data/iris.csv\n",
@@ -1228,6 +1329,7 @@ static const struct option predict_opts[] = {
   {"label-column", required_argument, NULL, O_LABEL_COLUMN},
   {"no-labels", no_argument, NULL, O_NO_LABELS},
   {"delimiter", required_argument, NULL, O_DELIMITER},
+  CSV_LONG_OPTS,
   {"help", no_argument, NULL, 'h'},
   {NULL, 0, NULL, 0},
 };
@@ -1235,15 +1337,20 @@ static const struct option predict_opts[] = {
 static const struct option eval_opts[] = {
   {"label-column", required_argument, NULL, O_LABEL_COLUMN},
   {"delimiter", required_argument, NULL, O_DELIMITER},
+  {"confusion", required_argument, NULL, O_CONFUSION},
+  CSV_LONG_OPTS,
   {"help", no_argument, NULL, 'h'},
   {NULL, 0, NULL, 0},
 };
+
+enum confusion_mode { CONFUSION_AUTO, CONFUSION_FULL, CONFUSION_TOP };
 
 typedef struct apply_cfg {
   const char *model_path, *data_path;
   smr_csv_options csv;
   bool proba, no_labels, use_temperature;
   double temperature;
+  enum confusion_mode confusion;
 } apply_cfg;
 
 /* Parses predict (is_predict) or eval options. 0, EXIT_USAGE, or -1: help. */
@@ -1257,6 +1364,10 @@ static int parse_apply(int argc, char **argv, bool is_predict, apply_cfg *cfg) {
     if (r > 0) return r;
     if (r == 0) continue;
     bool ok = true;
+    if (csv_opt(c, &cfg->csv, &ok)) {
+      if (!ok) return EXIT_USAGE;
+      continue;
+    }
     switch (c) {
     case 'h': return -1;
     case 'p':
@@ -1272,6 +1383,13 @@ static int parse_apply(int argc, char **argv, bool is_predict, apply_cfg *cfg) {
       cfg->csv.label_column = optarg;
       break;
     case O_DELIMITER: ok = opt_delimiter(optarg, &cfg->csv.delimiter); break;
+    case O_CONFUSION: {
+      static const char *const modes[] = {"auto", "full", "top"};
+      size_t idx = 0;
+      ok = opt_choice("--confusion", optarg, modes, 3, &idx);
+      cfg->confusion = (enum confusion_mode)idx;
+      break;
+    }
     default: return usage_fail("internal error: unhandled option");
     }
     if (!ok) return EXIT_USAGE;
@@ -1286,33 +1404,75 @@ static int parse_apply(int argc, char **argv, bool is_predict, apply_cfg *cfg) {
   return 0;
 }
 
-/* Reads prediction input into *ds. Its first `d` feature columns are the
-   model's features: it has exactly d, or d + 1 when no label option was
-   given and an all-numeric last column (the label) was read as a feature. */
-static int read_features(data_source *src, const apply_cfg *cfg, size_t d, smr_dataset **ds) {
+/* Reads prediction input once (a FIFO or a pipe can be read only once)
+   into *X (n x d, the model's dtype). With --no-labels every column is a
+   feature; with --label-column that column is dropped; otherwise the file
+   holds d columns (all features) or d + 1 (the last is a label, dropped):
+   it is read with its last column as a label, and when that leaves d - 1
+   features the labels are the last feature, read back as numbers from
+   their text (the class names). */
+static int read_features(data_source *src, const apply_cfg *cfg, const smr_model *m,
+                         smr_dataset **ds, void **X, size_t *n_out) {
+  const size_t d = smr_model_num_features(m);
+  const smr_dtype dt = smr_model_dtype(m);
   smr_csv_options o = cfg->csv;
   const char *path = src->path;
-  if (cfg->no_labels || cfg->csv.label_column != NULL) {
-    o.no_labels = cfg->no_labels;
-    int rc = read_data(src, &o, ds, false);
-    if (rc != 0) return rc;
-  } else {
-    /* Features only if every column is numeric; otherwise the last column is
-       a (string) label to drop. */
-    o.no_labels = true;
-    if (read_data(src, &o, ds, true) != 0) {
-      o.no_labels = false;
-      int rc = read_data(src, &o, ds, false);
-      if (rc != 0) return rc;
+  o.no_labels = cfg->no_labels;
+  int rc = read_data(src, &o, ds, false);
+  if (rc != 0) return rc;
+  const size_t dc = smr_dataset_num_features(*ds), n = smr_dataset_num_rows(*ds);
+  const bool guessed = !cfg->no_labels && cfg->csv.label_column == NULL;
+  *n_out = n;
+  if (dc == d) return features_as(*ds, path, dt, NULL, n, d, X);
+  if (!guessed || dc + 1 != d) {
+    if (guessed)
+      return fail("%s: %zu columns, but the model expects %zu features (or %zu columns with a "
+                  "label)", path, dc + 1, d, d + 1);
+    return fail("%s: %zu feature columns, but the model expects %zu", path, dc, d);
+  }
+  /* the last column is a feature: its values are the class names' text */
+  const int32_t *y = smr_dataset_labels(*ds);
+  size_t nd;
+  double *col = alloc_array(n, sizeof *col);
+  if (col == NULL) return fail("%s", smr_strerror(SMR_ENOMEM));
+  for (size_t i = 0; i < n; i++) {
+    const char *t = smr_dataset_class_name(*ds, (size_t)y[i]);
+    char *end = NULL;
+    errno = 0;
+    col[i] = strtod(t, &end);
+    if (end == t || *end != '\0' || !isfinite(col[i])) {
+      free(col);
+      return fail("%s: data row %zu, column %zu: not a number: '%.40s' (with %zu columns "
+                  "every column is a feature)", path, i + 1, d, t, d);
     }
   }
-  size_t dc = smr_dataset_num_features(*ds);
-  bool unlabeled = o.no_labels && !cfg->no_labels; /* guessed: may hold a label column */
-  if (dc == d || (unlabeled && dc == d + 1)) return 0;
-  if (unlabeled)
-    return fail("%s: %zu columns, but the model expects %zu features (or %zu columns with a label)",
-                path, dc, d, d + 1);
-  return fail("%s: %zu feature columns, but the model expects %zu", path, dc, d);
+  void *Xd = NULL;
+  rc = features_as(*ds, path, dt, NULL, n, dc, &Xd);
+  void *full = rc == 0 && mul_ok(n, d, &nd)
+                   ? alloc_array(nd, dt == SMR_F32 ? sizeof(float) : sizeof(double))
+                   : NULL;
+  if (rc == 0 && full == NULL) rc = fail("%s", smr_strerror(SMR_ENOMEM));
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (dt == SMR_F32) {
+      if (fabs(col[i]) > (double)FLT_MAX) {
+        rc = fail("%s: data row %zu, column %zu: %g does not fit in f32", path, i + 1, d, col[i]);
+        break;
+      }
+      memcpy((float *)full + i * d, (float *)Xd + i * dc, dc * sizeof(float));
+      ((float *)full)[i * d + dc] = (float)col[i];
+    } else {
+      memcpy((double *)full + i * d, (double *)Xd + i * dc, dc * sizeof(double));
+      ((double *)full)[i * d + dc] = col[i];
+    }
+  }
+  free(col);
+  free(Xd);
+  if (rc != 0) {
+    free(full);
+    return rc;
+  }
+  *X = full;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1360,7 +1520,7 @@ static int cmd_predict(int argc, char **argv) {
   void *X = NULL, *P = NULL;
   rc = load_model(cfg.model_path, &m);
   if (rc != 0) goto done;
-  size_t d = smr_model_num_features(m), k = smr_model_num_classes(m);
+  size_t k = smr_model_num_classes(m);
   smr_dtype dt = smr_model_dtype(m);
   if (cfg.use_temperature && dt == SMR_F32) {
     float tf = (float)cfg.temperature;
@@ -1370,10 +1530,9 @@ static int cmd_predict(int argc, char **argv) {
       goto done;
     }
   }
-  rc = read_features(&src, &cfg, d, &ds);
+  size_t n = 0, nk;
+  rc = read_features(&src, &cfg, m, &ds, &X, &n);
   if (rc != 0) goto done;
-  size_t n = smr_dataset_num_rows(ds), nk;
-  if ((rc = features_as(ds, src.path, dt, NULL, n, d, &X)) != 0) goto done;
   P = mul_ok(n, k, &nk) ? alloc_array(nk, dt == SMR_F32 ? sizeof(float) : sizeof(double)) : NULL;
   if (P == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
   smr_status s = model_proba(m, X, n, P, cfg.temperature, cfg.use_temperature);
@@ -1393,14 +1552,24 @@ done:
 /* smr eval                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Prints accuracy, log-loss and the confusion matrix of m on (X, y). */
+/* Prints accuracy, log-loss and the confusion matrix of m on (X, y): the
+   k x k matrix, or the most frequent confusions (mode). */
 static int report_eval(const smr_model *m, const void *X, const int32_t *y, size_t n,
-                       const char *prefix) {
+                       const char *prefix, enum confusion_mode mode) {
   size_t k = smr_model_num_classes(m), kk;
+  if (mode == CONFUSION_AUTO) mode = k > 30 && isatty(STDOUT_FILENO) ? CONFUSION_TOP : CONFUSION_FULL;
   int32_t *pred = alloc_array(n, sizeof *pred);
-  size_t *cm = mul_ok(k, k, &kk) ? alloc_array(kk, sizeof *cm) : NULL;
+  size_t *cm = NULL;
   int rc = 0;
-  if (pred == NULL || cm == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
+  if (mode == CONFUSION_FULL) {
+    cm = mul_ok(k, k, &kk) && kk <= SIZE_MAX / sizeof *cm ? alloc_array(kk, sizeof *cm) : NULL;
+    if (cm == NULL) {
+      free(pred);
+      return fail("a %zu x %zu confusion matrix does not fit in memory (use --confusion top)", k,
+                  k);
+    }
+  }
+  if (pred == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
   double loss;
   smr_status s = model_predict(m, X, n, pred);
   if (s == SMR_OK) s = model_loss(m, X, y, n, &loss);
@@ -1409,8 +1578,13 @@ static int report_eval(const smr_model *m, const void *X, const int32_t *y, size
   double acc = accuracy(y, pred, n, k, &correct, cm);
   printf("%saccuracy: %.4f (%zu/%zu)\n", prefix, acc, correct, n);
   printf("%slog-loss: %.6f\n", prefix, loss);
-  printf("%sconfusion matrix (rows: true class, columns: predicted class):\n", prefix);
-  print_confusion(m, cm, k);
+  if (mode == CONFUSION_FULL) {
+    printf("%sconfusion matrix (rows: true class, columns: predicted class):\n", prefix);
+    rc = print_confusion(m, cm, k);
+  } else {
+    printf("%sconfusions: ", prefix);
+    rc = print_top_confusions(m, y, pred, n);
+  }
 done:
   free(cm);
   free(pred);
@@ -1429,17 +1603,29 @@ static int cmd_eval(int argc, char **argv) {
   smr_dataset *ds = NULL;
   void *X = NULL;
   const char **names = NULL;
+  char *index_names = NULL;
   rc = load_model(cfg.model_path, &m);
   if (rc != 0) goto done;
   size_t d = smr_model_num_features(m), k = smr_model_num_classes(m);
-  if (smr_model_class_name(m, 0) != NULL) {
-    /* Labels are looked up among the model's names, so indices agree. */
-    names = alloc_array(k, sizeof *names);
-    if (names == NULL) { rc = fail("%s", smr_strerror(SMR_ENOMEM)); goto done; }
-    for (size_t j = 0; j < k; j++) names[j] = smr_model_class_name(m, j);
-    cfg.csv.class_names = names;
-    cfg.csv.num_class_names = k;
+  /* Labels are looked up among the model's names, so indices agree; a
+     model without names (trained on class indices through the C API) takes
+     the indices 0..k-1 as its names. */
+  names = alloc_array(k, sizeof *names);
+  index_names = smr_model_class_name(m, 0) == NULL ? alloc_array(k, 24) : NULL;
+  if (names == NULL || (smr_model_class_name(m, 0) == NULL && index_names == NULL)) {
+    rc = fail("%s", smr_strerror(SMR_ENOMEM));
+    goto done;
   }
+  for (size_t j = 0; j < k; j++) {
+    if (index_names != NULL) {
+      snprintf(index_names + 24 * j, 24, "%zu", j);
+      names[j] = index_names + 24 * j;
+    } else {
+      names[j] = smr_model_class_name(m, j);
+    }
+  }
+  cfg.csv.class_names = names;
+  cfg.csv.num_class_names = k;
   rc = read_data(&src, &cfg.csv, &ds, false);
   if (rc != 0) goto done;
   size_t n = smr_dataset_num_rows(ds);
@@ -1451,11 +1637,6 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (n == 0) { rc = fail("%s: no data rows", cfg.data_path); goto done; }
   if (y == NULL) { rc = fail("%s: no labels", cfg.data_path); goto done; }
-  if (names == NULL && smr_dataset_class_names(ds) != NULL) {
-    rc = fail("%s: string labels, but the model has no class names (it was trained on "
-              "integer labels)", cfg.data_path);
-    goto done;
-  }
   for (size_t i = 0; i < n; i++) {
     if (y[i] < 0 || (size_t)y[i] >= k) {
       rc = fail("%s: row %zu: label %" PRId32 " is not a class of the model (0..%zu)",
@@ -1465,12 +1646,13 @@ static int cmd_eval(int argc, char **argv) {
   }
   if ((rc = features_as(ds, src.path, smr_model_dtype(m), NULL, n, d, &X)) != 0) goto done;
   printf("rows: %zu\n", n);
-  rc = report_eval(m, X, y, n, "");
+  rc = report_eval(m, X, y, n, "", cfg.confusion);
   if (rc == 0) rc = finish_stdout();
 
 done:
   free(X);
   free(names);
+  free(index_names);
   smr_dataset_free(ds);
   smr_model_free(m);
   source_free(&src);
@@ -1670,7 +1852,7 @@ static int cmd_demo(int argc, char **argv) {
            rep.grad_norm, secs * 1e3);
   printf("training accuracy: %.4f (%zu/%zu)\n", acc, correct, ntr);
   printf("training log-loss: %.6f\n", train_loss);
-  rc = report_eval(m, Xte, yte, nte, "held-out ");
+  rc = report_eval(m, Xte, yte, nte, "held-out ", CONFUSION_FULL);
   if (rc != 0) goto done;
   printf("ISA: %s\n", smr_isa_name(smr_isa_active()));
   rc = finish_stdout();
