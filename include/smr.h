@@ -16,7 +16,8 @@
  *     progress to stderr), aborts or exits on bad input.
  *   - n = 0 is valid everywhere: the call succeeds and reads/writes nothing;
  *     data pointers may then be NULL. k = 0 or d = 0 is SMR_EINVAL.
- *   - A product n*k, n*d or d*k that does not fit in size_t is SMR_EOVERFLOW.
+ *   - A product n*k, n*d or d*k whose bytes (times the element size) exceed
+     PTRDIFF_MAX (no buffer can be that large) is SMR_EOVERFLOW.
  *   - On any error, output buffers may have been partially written unless a
  *     function says otherwise; models are never left half-updated.
  *   - Kernels accept any alignment. "Output may equal input" means the two
@@ -67,7 +68,8 @@ typedef enum smr_status {
   SMR_EINVAL,       /* NULL where data is required, zero classes/features, bad option */
   SMR_ERANGE,       /* a label outside [0, num_classes) (also: a feature beyond
                        float range in smr_dataset_features_f32) */
-  SMR_EOVERFLOW,    /* a size product (n*k, n*d, d*k) does not fit in size_t */
+  SMR_EOVERFLOW,    /* a size product (n*k, n*d, d*k, times the element size)
+                       exceeds PTRDIFF_MAX bytes */
   SMR_ENOMEM,
   SMR_EUNSUPPORTED, /* ISA not compiled in or not supported by this CPU */
   SMR_EIO,          /* a file could not be opened, read or written */
@@ -196,7 +198,11 @@ SMR_API smr_status smr_one_hot_f64(const int32_t *labels, size_t n, size_t k, do
 SMR_API smr_status smr_cross_entropy_f32(const float *p, const float *y, size_t n, size_t k, double *loss);
 SMR_API smr_status smr_cross_entropy_f64(const double *p, const double *y, size_t n, size_t k, double *loss);
 
-/* Fused, from logits: loss = (1/n) * sum_i (logsumexp(z_i) - z_i[label_i]);
+/* Fused, from logits: loss = (1/n) * sum_i (logsumexp(z_i) - z_i[label_i])
+   (the mean is finite whenever it is representable: a sum of rows that
+   overflows, f64 row losses near DBL_MAX, is formed again as sum(row / n);
+   only with grad == z, where the logits are overwritten, can a task of
+   2^18 elements whose own sum overflows still give +inf);
    grad (may be NULL; may equal z) = (softmax(z) - onehot(labels)) / n.
    loss may be NULL when grad is not (and vice versa; both NULL is EINVAL).
    Max and sums are carried in double (also for f32). Labels are checked
@@ -489,22 +495,32 @@ SMR_API smr_status smr_model_load_buffer(smr_model **out, const void *buf, size_
 /* ------------------------------------------------------------------------ */
 /* Data sets (CSV)                                                           */
 /* ------------------------------------------------------------------------ */
-/* CSV: a header row, then one row per sample, comma-separated (or the given
-   delimiter), numeric features (anything strtod reads fully, except NaN and
-   inf, which are rejected), and one label column: the column named
-   `label_column`, or the last column when it is NULL. Labels are either all
-   integers (class indices >= 0; k = max + 1) or strings (k = number of
-   distinct names; indices follow the names sorted by strcmp). Empty lines
-   and a final line without newline are fine; a CR before LF is ignored;
-   fields may be double-quoted ("a,b", "" for a quote). Every row must have
-   the header's column count. Errors are SMR_EFORMAT (SMR_ERANGE for a
-   negative label, an integer label above INT32_MAX - 1 or a name missing
-   from class_names; SMR_EIO when the file cannot be opened or read;
-   SMR_EINVAL for bad arguments or options) with file, line and column in
-   err; column is the 1-based field number. A header without data rows is
-   SMR_EFORMAT. Spaces and tabs around fields are trimmed; a UTF-8 BOM is
-   skipped; quoted fields may span lines. Gzip-compressed files are read transparently when the
-   library was built with zlib (smr_has_zlib()). */
+/* CSV: a header row (see smr_csv_header), then one row per sample,
+   comma-separated (or the given delimiter), numeric features (anything
+   strtod reads fully, except NaN and inf, which are rejected), and one
+   label column: the column named `label_column`, or the last column when
+   it is NULL. The classes are the distinct labels in sorted order: when
+   every label is an integer (an optional sign and digits, of any length)
+   they are compared as numbers ("+1", "01" and "1" are one class), else as
+   strings by strcmp; class j is named by its label (an integer by its
+   canonical form: no '+', no leading zeros) and k is the number of
+   distinct labels. No label value sizes anything. Empty lines and a final
+   line without newline are fine; a CR before LF is ignored; fields may be
+   double-quoted ("a,b", "" for a quote). Every row must have the header's
+   column count. Errors are SMR_EFORMAT (SMR_ERANGE for a name missing from
+   class_names; SMR_EIO when the file cannot be opened or read; SMR_EINVAL
+   for bad arguments or options) with file, line and column in err; column
+   is the 1-based field number. A header without data rows is SMR_EFORMAT.
+   Spaces and tabs around fields are trimmed; a UTF-8 BOM is skipped;
+   quoted fields may span lines; a NUL byte is an error. Files are parsed
+   as they are read, in pieces of about 1 MiB: memory holds the data set and
+   one piece (more for a longer record), and at most max_bytes of text are
+   read. Gzip-compressed files (recognized by their first two bytes) are
+   read transparently when the library was built with zlib
+   (smr_has_zlib()); every member of a multi-member file is read, and bytes
+   after a member that do not start another one are SMR_EFORMAT. Errors
+   are reported in reading order: one earlier in the text comes before
+   the size limit or trailing bytes further on. */
 
 typedef struct smr_dataset smr_dataset;
 
@@ -528,9 +544,11 @@ typedef struct smr_csv_options {
   bool no_labels;           /* every column is a feature; no labels (wins
                                over label_column and class_names) */
   char delimiter;           /* 0: ','; '"', '\n', '\r' are SMR_EINVAL */
-  /* When non-NULL, string (or integer) labels are mapped through these
-     names (e.g. a model's class names): label = index of the equal name;
-     an unknown name is SMR_ERANGE with its line and column. */
+  /* When non-NULL, labels are mapped through these names (e.g. a model's
+     class names): label = index of the equal name (an integer label that
+     matches no name as written is looked up by its canonical form, so "01"
+     finds "1"); an unknown name is SMR_ERANGE with its line and column;
+     k = num_class_names. */
   const char *const *class_names;
   size_t num_class_names;
   smr_csv_header header;    /* default SMR_CSV_HEADER_DEFAULT */
@@ -559,10 +577,10 @@ SMR_API size_t smr_dataset_num_classes(const smr_dataset *ds);
 SMR_API const double *smr_dataset_features(const smr_dataset *ds);
 /* n labels, or NULL without labels. */
 SMR_API const int32_t *smr_dataset_labels(const smr_dataset *ds);
-/* Class names for string labels (NULL for integer labels read without
-   opt->class_names, or j >= k); with opt->class_names, copies of those. */
+/* The name of class j (its label, see above; with opt->class_names, copies
+   of those), or NULL without labels or for j >= k. */
 SMR_API const char *smr_dataset_class_name(const smr_dataset *ds, size_t j);
-/* The array of k class names, or NULL for integer labels. */
+/* The array of k class names, or NULL without labels. */
 SMR_API const char *const *smr_dataset_class_names(const smr_dataset *ds);
 /* The header name of feature j (label column excluded), NULL for j >= d. */
 SMR_API const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j);

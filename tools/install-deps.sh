@@ -10,6 +10,8 @@
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc libc6-dev check zlib1g-dev libsleef-dev libopenblas-dev g++ libbenchmark-dev"
+# clang and its sanitizer/libFuzzer runtimes: the fuzz targets (tests/fuzz)
+pkgs="$pkgs clang libclang-rt-14-dev"
 
 native=$(dpkg --print-architecture)
 foreign=""

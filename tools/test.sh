@@ -7,6 +7,11 @@
 #   build-noblas: a release build without CBLAS (-Dblas=disabled), where the
 #     ISAs' own blocked matrix products are the active ones: test_isa and
 #     test_train on the best ISA;
+#   build-tsan: ThreadSanitizer, test_isa_switch (smr_isa_select racing
+#     the public kernels and fit on smr's threads);
+#   build-fuzz: clang, libFuzzer + ASan + UBSan: each target in tests/fuzz
+#     runs SMR_FUZZ_SECONDS (default 60) from its committed corpus; a crash
+#     fails and its reproducer's path is printed (docs/FUZZING.md);
 # and on an x86-64 machine, for the ISAs it may not have:
 #   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its whole
 #     suite run under qemu-aarch64;
@@ -126,6 +131,53 @@ if build build-noblas -Dblas=disabled -Dwerror=true -Dbuildtype=release -Dtests=
   -Dbench=disabled; then
   run_tests build-noblas build-noblas/meson-logs/testlog.json \
     meson test -C build-noblas --print-errorlogs isa train
+fi
+
+# ThreadSanitizer: only the concurrency test is built and run (the library
+# under TSan is several times slower; the other suites run under ASan).
+if build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized \
+  -Dtests=enabled -Dbench=disabled; then
+  run_tests build-tsan build-tsan/meson-logs/testlog.json \
+    env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    meson test -C build-tsan --print-errorlogs isa_switch
+fi
+
+# fuzz TARGET: runs build-fuzz's TARGET for SMR_FUZZ_SECONDS from a copy of
+# its corpus (new inputs go to build-fuzz, never into the repository).
+fuzz_seconds=${SMR_FUZZ_SECONDS:-60}
+fuzz() {
+  t=$1
+  work=build-fuzz/corpus-$t
+  mkdir -p "$work" build-fuzz/artifacts
+  dict=""
+  [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+  start=$(date +%s)
+  # shellcheck disable=SC2086 # $dict is empty or one word
+  if build-fuzz/tests/fuzz/fuzz_"$t" $dict -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    -artifact_prefix="build-fuzz/artifacts/$t-" "$work" "tests/fuzz/corpus/$t" \
+    >"build-fuzz/fuzz-$t.log" 2>&1; then
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/fuzz-$t.log")
+    cov=$(grep -o 'cov: [0-9]*' "build-fuzz/fuzz-$t.log" | tail -1)
+    echo "fuzz $t: ok, $execs executions in $(($(date +%s) - start)) s, $cov"
+    total_pass=$((total_pass + 1))
+  else
+    echo "fuzz $t: FAILED; log build-fuzz/fuzz-$t.log; reproducer:"
+    grep -E 'Test unit written to|^fuzz_' "build-fuzz/fuzz-$t.log" | head -5
+    tail -30 "build-fuzz/fuzz-$t.log"
+    total_fail=$((total_fail + 1))
+  fi
+}
+if command -v clang >/dev/null 2>&1; then
+  CC=clang
+  export CC
+  if build build-fuzz -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized -Dtests=disabled -Dbench=disabled; then
+    for t in csv model kernels; do fuzz "$t"; done
+  fi
+  unset CC
+else
+  echo "==> clang not found: no fuzz targets"
+  total_fail=$((total_fail + 1))
 fi
 
 # emulate_x86 CPU ISA [LACKING...]: build-test's Check tests (suite check)
