@@ -64,12 +64,6 @@ void smr_set_error(smr_error_detail *err, size_t line, size_t column,
 #endif
     ;
 
-/* Reads the whole file at `path` into a new buffer (free() it). SMR_EIO
-   with errno set when it cannot be opened (*open_failed = true, if given)
-   or read; SMR_EFORMAT when it holds more than max_bytes; SMR_ENOMEM. */
-smr_status smr_read_file(const char *path, uint64_t max_bytes, unsigned char **out,
-                         size_t *out_len, bool *open_failed);
-
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32), incremental:
    crc = smr_crc32(0, buf, len) for the first chunk. */
 uint32_t smr_crc32(uint32_t crc, const void *buf, size_t len);
