@@ -739,6 +739,7 @@ static smr_status parse_piece(csv_parse *p, const char *t, size_t len, bool fina
     if (r->pos == r->len) break;
     st = read_row(p);
   }
+  if (r->pos > 0) p->first_piece = false; /* a BOM counts only at offset 0 */
   *consumed = r->pos;
   return st;
 }
