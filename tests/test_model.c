@@ -465,6 +465,37 @@ START_TEST(test_forward_vs_reference) {
 }
 END_TEST
 
+/* smr_loss_f64 where every row's CE is finite (1.5e308) but their sum is
+   not: the mean must be reported, not +inf (issue 14, finding 10). The
+   logits of row i are x_i W + b = [1e308, -5e307]: CE = 1.5e308 exactly up
+   to rounding. The 300 rows are one row block whose own sum overflows, so
+   it is summed again as row / n. */
+START_TEST(test_loss_mean_not_sum_overflow) {
+  smr_model *m = NULL;
+  ck_assert_int_eq(smr_model_create(&m, 1, 2, SMR_F64, 0.1, 1), SMR_OK);
+  double *W = smr_model_weights(m), *b = smr_model_bias(m);
+  W[0] = 1e308;
+  W[1] = -5e307;
+  b[0] = b[1] = 0.0;
+  enum { N = 300 };
+  double X[N];
+  int32_t y[N];
+  for (int i = 0; i < N; i++) {
+    X[i] = 1.0;
+    y[i] = 1;
+  }
+  double loss = 0.0;
+  ck_assert_int_eq(smr_loss_f64(m, X, y, N, &loss), SMR_OK);
+  ck_assert_msg(isfinite(loss) && fabs(loss - 1.5e308) <= N * DBL_EPSILON * 1.5e308,
+                "loss %.17g", loss);
+  /* a row whose own CE overflows keeps the mean infinite */
+  X[7] = 1.2;
+  ck_assert_int_eq(smr_loss_f64(m, X, y, N, &loss), SMR_OK);
+  ck_assert(loss == INFINITY);
+  smr_model_free(m);
+}
+END_TEST
+
 START_TEST(test_loss_vs_reference) {
   smr_dtype dt = dtypes[_i / 2];
   bool standardized = _i % 2;
@@ -1039,6 +1070,7 @@ int main(void) {
   tcase_add_test(tc, test_class_names);
   tcase_add_loop_test(tc, test_forward_vs_reference, 0, 4);
   tcase_add_loop_test(tc, test_loss_vs_reference, 0, 4);
+  tcase_add_test(tc, test_loss_mean_not_sum_overflow);
   tcase_add_loop_test(tc, test_backward_vs_reference, 0, 4);
   tcase_add_loop_test(tc, test_gradient_shapes, 0, 2);
   tcase_add_test(tc, test_numerical_gradient_check);
