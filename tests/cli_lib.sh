@@ -1,8 +1,22 @@
 # cli_lib.sh - what tests/test_cli.sh and tests/test_hostile.sh share:
 # the temporary directory, the emulator wrapper and the check helpers.
-# Sourced with SMR set; sets tmp (removed at exit) and SMR (wrapped under
-# SMR_TEST_EMULATOR).
+# Sourced with the script's arguments (SMR_BINARY DATA_DIR): sets SMR, DATA,
+# IRIS, tmp (removed at exit), and wraps SMR under SMR_TEST_EMULATOR. The
+# sourcing script may set DIGITS to need that file too.
 # shellcheck shell=sh disable=SC2034 # pass/failed/rc are read by the sourcing script
+if [ $# -ne 2 ]; then
+  echo "usage: $0 SMR_BINARY DATA_DIR" >&2
+  exit 2
+fi
+SMR=$1
+DATA=$2
+IRIS=$DATA/iris.csv
+if [ ! -x "$SMR" ] || [ ! -f "$IRIS" ] || [ ! -f "${DIGITS:-$IRIS}" ]; then
+  echo "FAIL - need an executable smr ($SMR), $IRIS ${DIGITS:-}"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 if [ "${SMR_TEST_CROSS:-}" = 1 ] && [ -z "${SMR_TEST_EMULATOR:-}" ]; then
   echo "SKIP - a cross build without an emulator cannot run $SMR"
   exit 77

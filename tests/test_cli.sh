@@ -9,19 +9,6 @@
 # shellcheck disable=SC2016 # awk programs and sh -c scripts are single-quoted on purpose
 set -u
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SMR_BINARY DATA_DIR" >&2
-  exit 2
-fi
-SMR=$1
-DATA=$2
-IRIS=$DATA/iris.csv
-if [ ! -x "$SMR" ] || [ ! -f "$IRIS" ]; then
-  echo "FAIL - need an executable smr ($SMR) and $IRIS"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-
 # shellcheck source=tests/cli_lib.sh
 . "$(dirname "$0")/cli_lib.sh"
 
