@@ -20,19 +20,25 @@
  *     overflow to inf (1e999), are rejected. Underflow to 0 or a subnormal
  *     is accepted.
  *   - Labels (see smr.h) are the field as read (trimmed when unquoted,
- *     verbatim inside quotes); integers are an optional '-' and digits;
- *     all-integer label columns give k = max + 1 (a negative label or one
- *     above INT32_MAX - 1 is SMR_ERANGE); any other label makes every label
- *     a name. Names are at most SMR_MAX_NAME_LEN bytes. Empty labels are
- *     rejected like empty features.
+ *     verbatim inside quotes), at most SMR_MAX_NAME_LEN bytes, never
+ *     empty. The classes are the distinct labels in sorted order: integers
+ *     (an optional sign and digits, any length) by value through their
+ *     canonical text, anything else by strcmp; a class is named by its
+ *     label. Nothing is sized from a label's value.
+ *   - The first line is the header unless opt->header says otherwise; by
+ *     default a first line of only numbers is an error (data, not names?).
+ *
+ * Reading: files are parsed as they arrive, in pieces that end after the
+ * last LF outside quotes (parse_piece), so memory holds the data set and
+ * one piece; gzip is inflated here (every member; other bytes after one are
+ * an error); at most opt->max_bytes of text are read.
  *
  * Error positions: line = 1-based physical line where the offending field
  * starts (quoted fields may span lines), column = 1-based field number in
  * its record; 0 where not applicable. The message is "NAME:LINE:COL: what"
  * ("NAME:LINE: what" when column is 0, "NAME: what" when line is 0); NAME is
  * the path, the caller's name, or "<memory>". Errors are reported in reading
- * order, except the label checks that need the whole column (negative or
- * too large integer labels), which come after the last row was read.
+ * order.
  */
 #include "internal.h"
 #include <float.h>

@@ -22,7 +22,13 @@
  * The loader checks the header, then walks every section against the
  * buffer's length (sizes through smr_mul_ok, so a huge d or k is a format
  * error, never an allocation), then the CRC, then the values; only then does
- * it build the model, through the public model functions.
+ * it build the model, through the public model functions. From a file, the
+ * header is read and checked before anything else, and the file's size
+ * against the least and most bytes that header allows (read_model_file).
+ *
+ * Saving replaces a regular file through a temporary beside it and a rename
+ * (keeping the mode), writes through a character device or FIFO, and
+ * refuses anything else (smr_model_save_file).
  */
 /* realpath (XSI) */
 #define _XOPEN_SOURCE 700
