@@ -13,10 +13,16 @@
  * running keeps the table it loaded).
  *
  * With CBLAS (SMR_HAVE_BLAS), each table also has a copy whose matrix
- * products (linear_forward, xt_g) come from the BLAS (src/blas.c): that
- * copy is what smr_kernels_active returns, while smr_kernels_for keeps
- * returning the ISA's own table, so tests can compare the BLAS, every
+ * products (linear_forward, xt_g) come from the BLAS (src/blas.c), bound at
+ * install time to that ISA's own table for the shapes the BLAS leaves to
+ * it: that copy is what smr_kernels_active returns, while smr_kernels_for
+ * keeps returning the ISA's own table, so tests can compare the BLAS, every
  * ISA's blocked kernels and the scalar reference in one process.
+ *
+ * Callers load the active table once per public call and pass it down
+ * (api_kernels.c, model_ops.c, the trainer), so a concurrent
+ * smr_isa_select never mixes two ISAs within one call
+ * (tests/test_isa_switch.c).
  */
 #include "blas.h"
 #include "threads.h"
