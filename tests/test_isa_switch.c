@@ -61,6 +61,12 @@ static double urand(void) {
   return (double)(rng >> 11) * 0x1p-53;
 }
 
+/* SMR_TEST_QUICK=1: the emulated CPUs of tools/test.sh, fewer rounds */
+static bool quick(void) {
+  const char *q = getenv("SMR_TEST_QUICK");
+  return q != NULL && q[0] == '1';
+}
+
 static bool find_isas(void) {
   num_isas = 0;
   for (int i = 0; i < SMR_ISA_COUNT; i++)
@@ -122,8 +128,7 @@ START_TEST(test_kernels_one_isa_per_call) {
   pthread_t t;
   start(&t);
   size_t seen[SMR_ISA_COUNT] = {0};
-  const char *quick = getenv("SMR_TEST_QUICK");
-  const int iters = quick != NULL && quick[0] == '1' ? 30 : 150; /* emulated: 30 */
+  const int iters = quick() ? 12 : 150; /* emulated: 12 */
   for (int it = 0; it < iters; it++) {
     double loss;
     ck_assert_int_eq(smr_cross_entropy_logits_f32(z, y, ROWS, COLS, &loss, NULL), SMR_OK);
@@ -183,7 +188,8 @@ START_TEST(test_fit_one_isa_per_call) {
   double *got = xmalloc(bytes);
   pthread_t t;
   start(&t);
-  for (int it = 0; it < 40; it++) {
+  const int fits = quick() ? 8 : 40; /* emulated: 8 */
+  for (int it = 0; it < fits; it++) {
     fit_once(X, y, got);
     ck_assert_msg(which_ref(got, ref, bytes) >= 0,
                   "fit %d: parameters are no single ISA's (two ISAs in one fit)", it);
