@@ -205,7 +205,8 @@ emulate_x86() {
   run_tests "$name" "$log" \
     env OPENBLAS_CORETYPE="$cpu" SMR_TEST_QUICK=1 SMR_EXPECT_ISA="$isa" SMR_TEST_EMULATOR="$qemu" \
     CK_TIMEOUT_MULTIPLIER=10 \
-    meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name" --wrapper "$qemu" $suites
+    meson test -C build-test --no-rebuild --print-errorlogs --logbase "$name" --wrapper "$qemu" \
+    --timeout-multiplier "$emulated_timeout" $suites
   # A name@isa test of a lacking ISA that passed ran on another ISA.
   if [ -f "$log" ]; then
     for lacking in "$@"; do
@@ -232,6 +233,11 @@ emulate_x86() {
   fi
 }
 
+# Emulated tests get twice meson's per-test timeouts: how fast qemu runs
+# depends on the host (test_threads under qemu -cpu Haswell took 148 s on
+# one Zen machine and more than 900 s on another).
+emulated_timeout=2
+
 if [ "$(uname -m)" != x86_64 ]; then
   echo "==> not an x86-64 machine: no aarch64 cross build, no emulated x86 CPUs"
 else
@@ -241,7 +247,8 @@ else
     -Dbuildtype=release -Dtests=enabled -Dneon=enabled; then
     run_tests build-aarch64 build-aarch64/meson-logs/testlog.json \
       env SMR_TEST_QUICK=1 SMR_EXPECT_ISA=neon \
-      meson test -C build-aarch64 --print-errorlogs --no-suite isa-neon
+      meson test -C build-aarch64 --print-errorlogs --timeout-multiplier "$emulated_timeout" \
+      --no-suite isa-neon
   fi
   if [ "$native_ok" -eq 1 ]; then
     emulate_x86 Haswell avx2 avx512
