@@ -789,8 +789,8 @@ START_TEST(test_csv_pieces) {
   len += (size_t)3 << 20;
   len += (size_t)sprintf(t + len, ",1\n2,0\n");
   write_bytes(path, t, len);
-  smr_csv_options absent = {.header = SMR_CSV_HEADER_PRESENT};
-  ck_assert_int_eq(smr_dataset_read_csv(&b, path, &absent, &err), SMR_EFORMAT);
+  smr_csv_options present = {.header = SMR_CSV_HEADER_PRESENT};
+  ck_assert_int_eq(smr_dataset_read_csv(&b, path, &present, &err), SMR_EFORMAT);
   ck_assert_msg(strstr(err.message, "non-finite") != NULL, "%s", err.message);
   ck_assert_uint_eq(err.line, 2);
   free(t);

@@ -141,8 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             die("ISAs disagree on softmax", isa, i / k);
       }
     }
-    /* log-softmax against the softmax of the same ISA (out holds the
-       two-pass softmax of the last op? recompute it) */
+    /* log-softmax against the two-pass softmax of the same ISA (computed
+       again: out holds the last op's result) */
     double p[MAX_ROWS * MAX_K];
     if (f32) {
       smr_softmax_f32(zf, of, n, k);
