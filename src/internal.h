@@ -36,8 +36,8 @@ struct smr_model {
   size_t d, k;
   smr_dtype dtype;
   double learning_rate;
-  void *W;          /* d x k */
-  void *b;          /* k */
+  void *W;          /* d x k, followed by b */
+  void *b;          /* k: W + d k, in W's allocation */
   double *mean;     /* d, or NULL: standardization */
   double *scale;    /* d, or NULL */
   char **class_names; /* k strings, or NULL */

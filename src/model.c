@@ -1,6 +1,6 @@
 /* model.c - creation, ownership and accessors of struct smr_model.
    The math on a model lives in model_ops.c (forward, backward, predict,
-   loss) and train.c (fit). */
+   loss) and src/train/ (fit). */
 #include "model_internal.h"
 
 #include <math.h>
@@ -39,7 +39,8 @@ smr_status smr_model_create(smr_model **out, size_t num_features, size_t num_cla
   if (dtype != SMR_F32 && dtype != SMR_F64) return SMR_EINVAL;
   if (!rate_ok(learning_rate)) return SMR_EINVAL;
   size_t dk;
-  if (!smr_mul_ok(num_features, num_classes, &dk)) return SMR_EOVERFLOW;
+  if (!smr_mul_ok(num_features, num_classes, &dk) || dk > SIZE_MAX - num_classes)
+    return SMR_EOVERFLOW;
 
   smr_model *m = calloc(1, sizeof *m);
   if (m == NULL) return SMR_ENOMEM;
@@ -48,13 +49,15 @@ smr_status smr_model_create(smr_model **out, size_t num_features, size_t num_cla
   m->k = num_classes;
   m->dtype = dtype;
   m->learning_rate = learning_rate;
-  /* calloc checks dk * es for overflow; all-bits-zero is 0.0 (IEEE). */
-  m->W = calloc(dk, es);
-  m->b = calloc(num_classes, es);
-  if (m->W == NULL || m->b == NULL) {
+  /* W then b in one allocation: the trainer's flat parameter vector
+     (src/train/objective.h). calloc checks (dk + k) * es for overflow;
+     all-bits-zero is 0.0 (IEEE). */
+  m->W = calloc(dk + num_classes, es);
+  if (m->W == NULL) {
     smr_model_free(m);
     return SMR_ENOMEM;
   }
+  m->b = (char *)m->W + dk * es;
   init_weights(m, seed);
   *out = m;
   return SMR_OK;
@@ -68,8 +71,7 @@ static void free_class_names(char **names, size_t k) {
 
 void smr_model_free(smr_model *m) {
   if (m == NULL) return;
-  free(m->W);
-  free(m->b);
+  free(m->W); /* and b */
   free(m->mean);
   free(m->scale);
   free_class_names(m->class_names, m->k);

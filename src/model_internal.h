@@ -1,5 +1,5 @@
 /*
- * model_internal.h - helpers shared by model.c, model_ops.c and train.c
+ * model_internal.h - helpers shared by model.c, model_ops.c and src/train/
  * (not installed).
  */
 #ifndef SMR_MODEL_INTERNAL_H

@@ -121,7 +121,7 @@ END_TEST
 /* Shapes that cut into many tasks: k = 10 (1639 rows a task), k = 300 (55
    rows), k = 40000 (one row a task), k = 1000 with a W of 800 KB in f32
    (smr's own products, blas.c) and 1.6 MB in f64 (the BLAS's); each with
-   the default workspace and with a cap of n / 3 + 1 rows (train_tmpl.h
+   the default workspace and with a cap of n / 3 + 1 rows (src/train/dense_tmpl.h
    rounds it down to whole tasks). */
 static const size_t SHAPES[][3] = {{20000, 6, 10}, {700, 5, 300}, {40, 3, 40000}, {100, 200, 1000}};
 #define NUM_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
@@ -165,7 +165,7 @@ START_TEST(test_objective_any_thread_count) {
         double obj;
         ck_assert_int_eq(objective(&p, &o, &obj, dW, db), SMR_OK);
         if (blas == 0 && c == 0 && cap == 1 && smr_blas_builtin(p.d, k, esize(dt))) {
-          /* blocks in whole CE tasks (train_tmpl.h, ctx_make) and smr's own
+          /* blocks in whole CE tasks (src/train/dense_tmpl.h, ctx_make) and smr's own
              products: the capped workspace gives the uncapped bits */
           ck_assert_msg(memcmp(&obj, &obj0, sizeof obj) == 0,
                         "objective %.17g with the cap, %.17g without", obj, obj0);

@@ -1,44 +1,9 @@
-/* train.c - the trainer: option defaults and validation, the learning-rate
-   schedules, and smr_fit_f32/f64 (one body, train_tmpl.h, included once per
-   dtype). Gradient descent on mean CE + (l2/2)||W||^2 through the fused
-   kernels of the table:
-     Z  = X W + b                    linear_forward
-     G  = (softmax(Z) - Y) / n       ce_logits (in place, also the CE sum)
-     dW = X^T G + l2 W, db = colsum G  xt_g, colsum, axpy
-     W -= lr dW, b -= lr db          axpy
-   The CE pass and the column sums run on smr's threads (src/threads.h) in
-   tasks of a fixed size; the matrix products on the BLAS's. */
-#include "kernels.h"
-#include "model_internal.h"
-#include "threads.h"
+/* options.c - the fit options: defaults, validation, the learning-rate
+   schedules and the automatic L-BFGS history (train.h). */
+#include "train/train.h"
 
-#include <float.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* Row-parallel CE (train_tmpl.h, ce_block): elements per task (a task is
-   ceil(PAR_TASK_ELEMS / k) rows, whatever the thread count: 64 KiB of f32
-   logits stay in L2 between the CE pass and the column sums), and how many
-   tasks one parallel job takes: at most PAR_WAVE_MAX, and at most
-   PAR_WAVE_ELEMS / k (the column sums of a wave wait in a buffer), but at
-   least two per thread. */
-#define PAR_TASK_ELEMS ((size_t)16384)
-/* Row blocks of the pipeline (train_tmpl.h, ctx_make): about BLOCK_BYTES
-   of logits, at least BLOCK_MIN_ROWS rows, never more than the
-   workspace_bytes cap, and a whole number of CE tasks (so the loss and db
-   are the same bits whatever the block). The block stays in cache between
-   the GEMM that writes it, the CE pass and the GEMM that reads it. f32
-   objective and gradient (ms) with the built-in products (blas.c), blocks
-   of 1 / 2 / 4 MiB, one thread: 20000 x 100 x 1000 87.6 / 87.8 / 89.4,
-   20000 x 256 x 1000 206 / 210 / 215; two threads (noisy: the second
-   core is shared) 53 / 53 / 54 and 119 / 122 / 106. 64 MiB blocks took
-   251 ms on one thread at 20000 x 256 x 1000 (page faults, Z from DRAM). */
-#define BLOCK_BYTES ((size_t)2 << 20)
-#define BLOCK_MIN_ROWS ((size_t)128)
-#define PAR_WAVE_MAX ((size_t)64)
-#define PAR_WAVE_ELEMS ((size_t)1 << 19)
 
 static const double smr_pi = 3.14159265358979323846;
 
@@ -96,7 +61,7 @@ static bool weights_ok(const double *w, size_t len) {
 #define LBFGS_AUTO_PAIRS 30
 #define LBFGS_MIN_AUTO_PAIRS 10
 #define LBFGS_AUTO_BYTES ((size_t)256 << 20)
-static size_t lbfgs_pairs(const smr_fit_options *o, size_t P) {
+size_t smr_train_lbfgs_pairs(const smr_fit_options *o, size_t P) {
   if (o->lbfgs_history != 0) return o->lbfgs_history;
   const size_t fit = LBFGS_AUTO_BYTES / (16 * (P > 0 ? P : 1));
   return fit >= LBFGS_AUTO_PAIRS ? LBFGS_AUTO_PAIRS
@@ -117,7 +82,7 @@ static bool solver_valid(const smr_fit_options *o) {
   return false; /* a value outside the enum */
 }
 
-static bool options_valid(const smr_fit_options *o, double base_lr, size_t n, size_t k) {
+bool smr_train_options_valid(const smr_fit_options *o, double base_lr, size_t n, size_t k) {
   if (!isfinite(o->l2) || !isfinite(o->gamma) || !isfinite(o->decay) || !isfinite(o->lr_min) ||
       !isfinite(o->min_delta) || !isfinite(o->validation_fraction) || !isfinite(o->tol))
     return false;
@@ -144,8 +109,7 @@ static bool options_valid(const smr_fit_options *o, double base_lr, size_t n, si
   return false; /* a value outside the enum */
 }
 
-/* The rate of a (0-based) epoch; constant within the epoch. */
-static double schedule_rate(const smr_fit_options *o, double lr, size_t epoch) {
+double smr_train_schedule_rate(const smr_fit_options *o, double lr, size_t epoch) {
   switch (o->schedule) {
   case SMR_LR_CONSTANT: break;
   case SMR_LR_STEP: return lr * pow(o->gamma, (double)(epoch / o->step_size));
@@ -157,53 +121,12 @@ static double schedule_rate(const smr_fit_options *o, double lr, size_t epoch) {
   return lr;
 }
 
-/* Rows held out for validation: round(fraction * n); 0 without a split. */
-static size_t validation_rows(double fraction, size_t n) {
+size_t smr_train_validation_rows(double fraction, size_t n) {
   if (fraction <= 0.0) return 0;
   return (size_t)floor(fraction * (double)n + 0.5);
 }
 
-/* Marks n_val rows as held out (mask[i] = 1): the first n_val entries of a
-   Fisher-Yates permutation drawn from `rng`. perm has n entries. */
-static void choose_validation(smr_rng *rng, size_t n, size_t n_val, size_t *perm,
-                              unsigned char *mask) {
-  for (size_t i = 0; i < n; i++) perm[i] = i;
-  for (size_t i = 0; i < n_val; i++) {
-    size_t j = i + (size_t)smr_rng_below(rng, (uint64_t)(n - i));
-    size_t t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
-  memset(mask, 0, n);
-  for (size_t i = 0; i < n_val; i++) mask[perm[i]] = 1;
-}
-
-/* perm = a fresh uniform permutation of 0..n-1 (Fisher-Yates). */
-static void shuffle_rows(smr_rng *rng, size_t *perm, size_t n) {
-  for (size_t i = 0; i < n; i++) perm[i] = i;
-  for (size_t i = n; i > 1; i--) {
-    size_t j = (size_t)smr_rng_below(rng, (uint64_t)i);
-    size_t t = perm[i - 1];
-    perm[i - 1] = perm[j];
-    perm[j] = t;
-  }
-}
-
-/* Grows a history array to hold at least `need` entries. */
-static bool history_reserve(double **h, size_t *cap, size_t need) {
-  if (need <= *cap) return true;
-  size_t nc = *cap ? *cap : 64;
-  while (nc < need) nc = nc > SIZE_MAX / 2 ? need : nc * 2;
-  double *p = smr_malloc_n(nc, sizeof *p);
-  if (p == NULL) return false;
-  if (*cap) memcpy(p, *h, *cap * sizeof *p);
-  free(*h);
-  *h = p;
-  *cap = nc;
-  return true;
-}
-
-static void report_empty(smr_fit_report *r) {
+void smr_train_report_empty(smr_fit_report *r) {
   if (r == NULL) return;
   r->epochs_run = 0;
   r->final_loss = NAN;
@@ -216,23 +139,3 @@ static void report_empty(smr_fit_report *r) {
   r->evaluations = 0;
   r->solver = SMR_SOLVER_AUTO;
 }
-
-#define T float
-#define T_EPS FLT_EPSILON
-#define SFX f32
-#define DT SMR_F32
-#include "train_tmpl.h"
-#undef T
-#undef T_EPS
-#undef SFX
-#undef DT
-
-#define T double
-#define T_EPS DBL_EPSILON
-#define SFX f64
-#define DT SMR_F64
-#include "train_tmpl.h"
-#undef T
-#undef T_EPS
-#undef SFX
-#undef DT
