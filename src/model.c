@@ -159,46 +159,10 @@ const char *smr_model_class_name(const smr_model *m, size_t j) {
   return m->class_names[j];
 }
 
-/* ---- internal: history and parameter snapshots --------------------------- */
+/* ---- internal: history -------------------------------------------------- */
 
 void smr_model_adopt_history(smr_model *m, double *history, size_t len) {
   free(m->history);
   m->history = history;
   m->history_len = len;
-}
-
-smr_status smr_snapshot_alloc(const smr_model *m, smr_param_snapshot *s) {
-  size_t es = smr_dtype_size(m->dtype);
-  s->W = smr_malloc_n(m->d * m->k, es);
-  s->b = smr_malloc_n(m->k, es);
-  if (s->W == NULL || s->b == NULL) {
-    smr_snapshot_free(s);
-    return SMR_ENOMEM;
-  }
-  return SMR_OK;
-}
-
-void smr_snapshot_take(const smr_model *m, smr_param_snapshot *s) {
-  size_t es = smr_dtype_size(m->dtype);
-  memcpy(s->W, m->W, m->d * m->k * es);
-  memcpy(s->b, m->b, m->k * es);
-}
-
-void smr_snapshot_restore(smr_model *m, const smr_param_snapshot *s) {
-  size_t es = smr_dtype_size(m->dtype);
-  memcpy(m->W, s->W, m->d * m->k * es);
-  memcpy(m->b, s->b, m->k * es);
-}
-
-void smr_snapshot_free(smr_param_snapshot *s) {
-  free(s->W);
-  free(s->b);
-  s->W = NULL;
-  s->b = NULL;
-}
-
-void smr_snapshot_swap(smr_param_snapshot *a, smr_param_snapshot *b) {
-  smr_param_snapshot t = *a;
-  *a = *b;
-  *b = t;
 }

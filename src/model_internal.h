@@ -39,22 +39,4 @@ void smr_model_adopt_history(smr_model *m, double *history, size_t len);
    caller), freeing the previous standardization. Cannot fail. */
 void smr_model_adopt_standardization(smr_model *m, double *mean, double *scale);
 
-/* A copy of a model's parameters (W then b, of the model's dtype). */
-typedef struct smr_param_snapshot {
-  void *W; /* d x k */
-  void *b; /* k */
-} smr_param_snapshot;
-
-/* Allocates room for m's parameters (contents undefined; SMR_ENOMEM, and
-   then both pointers are NULL). */
-smr_status smr_snapshot_alloc(const smr_model *m, smr_param_snapshot *s);
-/* Copies m's W and b into the snapshot. */
-void smr_snapshot_take(const smr_model *m, smr_param_snapshot *s);
-/* Copies the snapshot back into m's W and b. */
-void smr_snapshot_restore(smr_model *m, const smr_param_snapshot *s);
-/* Frees a snapshot (both pointers may be NULL); sets them to NULL. */
-void smr_snapshot_free(smr_param_snapshot *s);
-/* Swaps the buffers of two snapshots of the same model. */
-void smr_snapshot_swap(smr_param_snapshot *a, smr_param_snapshot *b);
-
 #endif /* SMR_MODEL_INTERNAL_H */
