@@ -158,6 +158,11 @@ SMR_API smr_status smr_isa_env_status(void);
 SMR_API smr_status smr_set_num_threads(size_t n);
 /* The current count (>= 1). */
 SMR_API size_t smr_num_threads(void);
+/* What runs the large matrix products of fit and forward, for a program's
+   "info" output: e.g. "OpenBLAS 0.3.21 (pthread, 1 thread, core Zen)", or
+   "none (built-in blocked GEMM)" in a build without a BLAS. Valid until
+   the next call in the same thread. */
+SMR_API const char *smr_blas_info(void);
 
 /* ------------------------------------------------------------------------ */
 /* Row-wise kernels                                                          */

@@ -46,7 +46,7 @@ static void FN(rows_task)(void *arg, size_t task) {
 static void FN(rows_run)(enum api_op op, const T *z, T *out, size_t n, size_t k, T t) {
   const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k);
-  if (smr_num_threads() < 2 || n <= rows) {
+  if (smr_threads_count() < 2 || n <= rows) {
     FN(rows_job) j = {kt, op, z, out, NULL, n, k, n, 0, t, 0, NULL};
     FN(rows_task)(&j, 0);
     return;

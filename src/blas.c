@@ -21,8 +21,8 @@
  * Threads. OpenBLAS (libopenblas0-pthread) starts one thread per core and
  * would use them all in every product, from every thread that calls the
  * library, on top of smr's own pool. So it gets smr's thread count
- * (src/threads.c: smr_set_num_threads, else SMR_NUM_THREADS, else
- * OPENBLAS_NUM_THREADS, else 1), chosen when the kernel tables are built
+ * (smr_set_num_threads, else SMR_NUM_THREADS, else OPENBLAS_NUM_THREADS,
+ * else 1), which dispatch.c chooses when it builds the kernel tables
  * (smr_blas_init, once per process). It is handed to OpenBLAS (openblas_set_num_threads) just before the first
  * product that reaches it, not at once: in a forked child OpenBLAS rebuilds
  * its thread pool on that call, which a process that never needs OpenBLAS
@@ -35,7 +35,6 @@
 #include "internal.h"
 #include "kernels.h"
 #include "smr_config.h"
-#include "threads.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -173,7 +172,6 @@ int smr_blas_num_threads(void) {
 
 const char *smr_blas_name(void) {
   static _Thread_local char buf[160];
-  (void)smr_kernels_active(); /* the thread count has been chosen (init) */
   /* openblas_get_config(): "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen
      MAX_THREADS=64"; its first two words are the name and version */
   const char *cfg = openblas_get_config();

@@ -19,12 +19,12 @@ struct smr_kernels;
    does nothing. */
 void smr_blas_install(struct smr_kernels *t, int isa, const struct smr_kernels *own);
 
-/* The BLAS's thread count from the start (smr_threads_init, once, when
-   the kernel tables are built); OpenBLAS gets it before its first product.
+/* The BLAS's thread count from the start (dispatch.c, once, when the
+   kernel tables are built); OpenBLAS gets it before its first product.
    See the top of blas.c. Without BLAS: does nothing. */
 void smr_blas_init(int threads);
 
-/* What runs the matrix products, for `smr info`: e.g.
+/* What runs the matrix products (smr_blas_info, after initialization): e.g.
    "OpenBLAS 0.3.21 (pthread, 1 thread, core Zen)", or
    "none (built-in blocked GEMM)". Valid until the next call in the same
    thread. */

@@ -25,67 +25,17 @@
  * (tests/test_isa_switch.c).
  */
 #include "blas.h"
-#include "threads.h"
+#include "cpu.h"
 #include "internal.h"
 #include "kernels.h"
 #include "smr_config.h"
+#include "threads.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------------ */
-/* CPU features                                                              */
-/* ------------------------------------------------------------------------ */
-
-static bool cpu_any(void) { return true; }
-
-#if (SMR_HAVE_AVX2 || SMR_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
-#include <cpuid.h>
-
-/* XCR0: which register state the OS saves on a context switch. The CPU may
-   support AVX-512 while the OS does not save ZMM state; then using it would
-   corrupt registers, so both must agree. */
-static uint64_t xgetbv0(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  return ((uint64_t)hi << 32) | lo;
-}
-
-struct x86_features {
-  bool avx2;   /* AVX + AVX2 + FMA, YMM state saved */
-  bool avx512; /* and AVX-512 F, DQ, BW, VL, opmask and ZMM state saved */
-};
-
-static struct x86_features x86_detect(void) {
-  struct x86_features f = {false, false};
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
-  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
-  if (!osxsave || !avx || !fma) return f;
-  if (__get_cpuid_max(0, NULL) < 7) return f;
-  __cpuid_count(7, 0, a, b, c, d);
-  const uint64_t xcr0 = xgetbv0();
-  const bool ymm_saved = (xcr0 & 0x6) == 0x6;           /* XMM | YMM */
-  const bool zmm_saved = (xcr0 & 0xE6) == 0xE6;         /* + opmask, ZMM */
-  f.avx2 = ymm_saved && ((b >> 5) & 1);
-  const uint32_t avx512_bits = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F DQ BW VL */
-  f.avx512 = f.avx2 && zmm_saved && (b & avx512_bits) == avx512_bits;
-  return f;
-}
-#endif
-
-#if SMR_HAVE_AVX2
-static bool cpu_has_avx2(void) { return x86_detect().avx2; }
-#endif
-#if SMR_HAVE_AVX512
-static bool cpu_has_avx512(void) { return x86_detect().avx512; }
-#endif
-#if SMR_HAVE_NEON
-/* Advanced SIMD is architectural on AArch64 (the only NEON target built). */
-static bool cpu_has_neon(void) { return true; }
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* The ISA list                                                              */
@@ -99,16 +49,18 @@ struct isa_desc {
 
 /* In rising order of smr_isa; scalar first, always present. Adding an ISA:
    one line here plus its files under src/<isa>/ and its SMR_HAVE_<ISA>. */
+static bool cpu_any(void) { return true; }
+
 static const struct isa_desc isas[] = {
   {SMR_ISA_SCALAR, cpu_any, smr_scalar_install},
 #if SMR_HAVE_AVX2
-  {SMR_ISA_AVX2, cpu_has_avx2, smr_avx2_install},
+  {SMR_ISA_AVX2, smr_cpu_has_avx2, smr_avx2_install},
 #endif
 #if SMR_HAVE_AVX512
-  {SMR_ISA_AVX512, cpu_has_avx512, smr_avx512_install},
+  {SMR_ISA_AVX512, smr_cpu_has_avx512, smr_avx512_install},
 #endif
 #if SMR_HAVE_NEON
-  {SMR_ISA_NEON, cpu_has_neon, smr_neon_install},
+  {SMR_ISA_NEON, smr_cpu_has_neon, smr_neon_install},
 #endif
 };
 #define NUM_ISAS (sizeof isas / sizeof isas[0])
@@ -144,7 +96,20 @@ static smr_isa best_available(void) {
   return best;
 }
 
-/* Runs once (pthread_once), before any table or choice is read. */
+/* An integer in [1, SMR_MAX_THREADS] (the whole string), or 0. */
+static size_t env_threads(const char *name) {
+  const char *v = getenv(name);
+  if (v == NULL || v[0] == '\0') return 0;
+  char *end;
+  errno = 0;
+  const long n = strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < 1 || n > SMR_MAX_THREADS) return 0;
+  return (size_t)n;
+}
+
+/* Runs once (pthread_once), before any table, choice or thread count is
+   read: the CPU's features and the tables, then the pool, then the BLAS,
+   then the active ISA. The only reader of the environment. */
 static void dispatch_init(void) {
   struct smr_kernels running;
   memset(&running, 0, sizeof running);
@@ -154,7 +119,14 @@ static void dispatch_init(void) {
     tables[isas[i].isa] = running;
     available[isas[i].isa] = true;
   }
-  smr_threads_init();
+
+  /* SMR_NUM_THREADS=N, else OPENBLAS_NUM_THREADS=N, else 1 (smr.h) */
+  size_t threads = env_threads("SMR_NUM_THREADS");
+  if (threads == 0) threads = env_threads("OPENBLAS_NUM_THREADS");
+  if (threads == 0) threads = 1;
+  smr_threads_init(threads);
+
+  smr_blas_init((int)threads);
 #if SMR_HAVE_BLAS
   for (int i = 0; i < SMR_ISA_COUNT; i++) {
     blas_tables[i] = tables[i];
@@ -238,4 +210,22 @@ SMR_API smr_status smr_isa_select(smr_isa isa) {
 SMR_API smr_status smr_isa_env_status(void) {
   ensure_init();
   return env_status;
+}
+
+SMR_API smr_status smr_set_num_threads(size_t n) {
+  if (n < 1 || n > SMR_MAX_THREADS) return SMR_EINVAL;
+  ensure_init(); /* the environment has been read: n wins */
+  smr_threads_set_count(n);
+  smr_blas_set_num_threads((int)n);
+  return SMR_OK;
+}
+
+SMR_API size_t smr_num_threads(void) {
+  ensure_init();
+  return smr_threads_count();
+}
+
+SMR_API const char *smr_blas_info(void) {
+  ensure_init(); /* the BLAS's thread count has been chosen */
+  return smr_blas_name();
 }

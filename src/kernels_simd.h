@@ -48,8 +48,7 @@
  *     which applies the rules of smr.h exactly like src/scalar.
  */
 
-#include "smr.h"     /* smr_num_threads: xt_g's tasks */
-#include "threads.h" /* smr_parallel_for */
+#include "threads.h" /* smr_parallel_for, smr_threads_count */
 
 #include <math.h>
 #include <stdbool.h>
@@ -1060,7 +1059,7 @@ static void fwd_task(void *arg, size_t t) {
    thread count. Two tasks per thread. */
 static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
                                 size_t k) {
-  const size_t threads = n * d * k >= PAR_MIN ? smr_num_threads() : 1;
+  const size_t threads = n * d * k >= PAR_MIN ? smr_threads_count() : 1;
   /* rows per task: whole register tiles (VW-row blocks transposed, else
      GEMM_MR rows), so only the last task has a tail */
 #if SIMD_HAVE_TRANSPOSE
@@ -1251,7 +1250,7 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
       for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
     return;
   }
-  const size_t threads = n * d * k >= PAR_MIN ? smr_num_threads() : 1;
+  const size_t threads = n * d * k >= PAR_MIN ? smr_threads_count() : 1;
   const size_t vecs = (d + VW - 1) / VW, per = (vecs + threads - 1) / threads;
   /* the wide orientation for k beyond the narrow path, and on one thread
      where it fills more lanes: its vectors per row of X, d ceil(k / VW),

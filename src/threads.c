@@ -16,12 +16,6 @@
  */
 #include "threads.h"
 
-#include "blas.h"
-#include "kernels.h"
-#include "smr.h"
-
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -49,8 +43,8 @@ static struct {
     .done = PTHREAD_COND_INITIALIZER,
 };
 
-/* The count: the pool's size and the BLAS's threads. Changed only with
-   `busy` held (smr_set_num_threads), read without. */
+/* The count: the pool's size (dispatch.c gives the BLAS the same). Changed
+   only with `busy` held (smr_threads_set_count), read without. */
 static atomic_size_t thread_count = 1;
 
 static void run_tasks(void (*fn)(void *, size_t), void *ctx, size_t ntasks) {
@@ -154,38 +148,18 @@ static void fork_child(void) {
   pthread_mutex_unlock(&pool.busy);
 }
 
-/* An integer in [1, SMR_MAX_THREADS] (the whole string), or 0. */
-static size_t env_threads(const char *name) {
-  const char *v = getenv(name);
-  if (v == NULL || v[0] == '\0') return 0;
-  char *end;
-  errno = 0;
-  const long n = strtol(v, &end, 10);
-  if (errno != 0 || *end != '\0' || n < 1 || n > SMR_MAX_THREADS) return 0;
-  return (size_t)n;
-}
-
-void smr_threads_init(void) {
-  size_t n = env_threads("SMR_NUM_THREADS");
-  if (n == 0) n = env_threads("OPENBLAS_NUM_THREADS");
-  if (n == 0) n = 1;
-  atomic_store_explicit(&thread_count, n, memory_order_relaxed);
-  smr_blas_init((int)n);
+void smr_threads_init(size_t count) {
+  atomic_store_explicit(&thread_count, count, memory_order_relaxed);
   (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-SMR_API smr_status smr_set_num_threads(size_t n) {
-  if (n < 1 || n > SMR_MAX_THREADS) return SMR_EINVAL;
-  (void)smr_kernels_active(); /* the environment has been read: n wins */
+void smr_threads_set_count(size_t count) {
   pthread_mutex_lock(&pool.busy);
-  atomic_store_explicit(&thread_count, n, memory_order_relaxed);
-  if (pool.started != n - 1) stop_workers(); /* restarted at the next job */
-  smr_blas_set_num_threads((int)n);
+  atomic_store_explicit(&thread_count, count, memory_order_relaxed);
+  if (pool.started != count - 1) stop_workers(); /* restarted at the next job */
   pthread_mutex_unlock(&pool.busy);
-  return SMR_OK;
 }
 
-SMR_API size_t smr_num_threads(void) {
-  (void)smr_kernels_active();
+size_t smr_threads_count(void) {
   return atomic_load_explicit(&thread_count, memory_order_relaxed);
 }

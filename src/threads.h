@@ -1,6 +1,7 @@
 /*
  * threads.h - smr's thread count and its pool of worker threads (internal,
- * ISA-independent; src/threads.c).
+ * ISA-independent; src/threads.c). It calls nothing of smr's: dispatch.c
+ * initializes it and forwards smr_set_num_threads to it.
  *
  * One number, set by smr_set_num_threads or at first use from the
  * environment, is both the size of the pool (the row-parallel kernel
@@ -18,10 +19,17 @@
 
 #include <stddef.h>
 
-/* Chooses the thread count from the environment (once, from dispatch.c's
-   initialization): SMR_NUM_THREADS=N (an integer >= 1), else
-   OPENBLAS_NUM_THREADS=N, else 1. Hands it to the BLAS (smr_blas_init). */
-void smr_threads_init(void);
+/* The count from the start (once, from dispatch.c's initialization, which
+   reads the environment and gives the BLAS the same count). */
+void smr_threads_init(size_t count);
+
+/* A new count (>= 1), for the next job: waits for a job in flight, and
+   stops the workers when their number changes (smr_set_num_threads). */
+void smr_threads_set_count(size_t count);
+
+/* The count (>= 1): how many tasks a caller may want to cut work into.
+   Never changes a result (see above). */
+size_t smr_threads_count(void);
 
 /* Runs fn(ctx, t) for every t in [0, ntasks) and returns when all have
    returned. Tasks run in any order, on the pool's threads and the caller's;

@@ -2365,7 +2365,7 @@ static int cmd_info(int argc, char **argv) {
   smr_status env = smr_isa_env_status();
   printf("smr %s\n", smr_version());
   printf("zlib: %s\n", smr_has_zlib() ? "yes" : "no");
-  printf("blas: %s\n", smr_blas_name());
+  printf("blas: %s\n", smr_blas_info());
   printf("threads: %zu\n", smr_num_threads());
   printf("isa      compiled  available\n");
   for (int i = 0; i < SMR_ISA_COUNT; i++) {

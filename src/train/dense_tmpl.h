@@ -79,7 +79,7 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, const smr_model *m,
   c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap));
   /* the wave only groups tasks into jobs (never changes a result): at
      least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
-  const size_t threads = smr_num_threads();
+  const size_t threads = smr_threads_count();
   c.wave = FN(fit_min)(PAR_WAVE_MAX, PAR_WAVE_ELEMS / c.k);
   if (c.wave < 2 * threads) c.wave = 2 * threads;
   return c;
