@@ -1,8 +1,9 @@
 #!/bin/sh
 # test.sh - from a fresh Debian 12 machine, runs every test:
 #   build-test: -Dwerror=true, release (-O3). Each Check test runs on the
-#     best ISA of this CPU, then once per compiled ISA forced with SMR_ISA
-#     (name@isa; skipped when this CPU lacks the ISA);
+#     best ISA of this CPU; those whose results depend on the dispatched ISA
+#     (tests/meson.build: isa_dependent) then once per compiled ISA forced
+#     with SMR_ISA (name@isa; skipped when this CPU lacks the ISA);
 #   build-asan: the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   build-noblas: a release build without CBLAS (-Dblas=disabled), where the
 #     ISAs' own blocked matrix products are the active ones: test_isa and
@@ -13,13 +14,18 @@
 #     runs SMR_FUZZ_SECONDS (default 60) from its committed corpus; a crash
 #     fails and its reproducer's path is printed (docs/FUZZING.md);
 # and on an x86-64 machine, for the ISAs it may not have:
-#   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its whole
-#     suite run under qemu-aarch64;
-#   haswell, nehalem: build-test's Check tests, its CLI test and `smr info`
-#     under qemu-x86_64 emulating a Haswell (AVX2, no AVX-512) and a Nehalem
-#     (no AVX) CPU. Dispatch must pick avx2 and scalar; the name@isa tests of
+#   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its suite
+#     under qemu-aarch64 without the name@isa re-runs (test_isa and
+#     test_kernels compare neon with scalar in their plain runs; the
+#     scalar kernels' own behaviour is tested natively);
+#   haswell, nehalem: build-test's kernel-running Check tests (kernels, isa,
+#     model, train; threads on Nehalem), its CLI test and `smr info` under
+#     qemu-x86_64 emulating a Haswell (AVX2, no AVX-512) and a Nehalem (no
+#     AVX) CPU. Dispatch must pick avx2 and scalar; the name@isa tests of
 #     the ISAs that CPU lacks must skip; an instruction the CPU lacks kills
-#     the test with SIGILL.
+#     the test with SIGILL. What they leave out runs no kernel code the
+#     others do not (io, solvers: the core, compiled for the baseline CPU;
+#     isa_switch: natively and under TSan).
 # The emulated runs set SMR_TEST_QUICK=1 (smaller sizes in test_isa) and
 # SMR_EXPECT_ISA (test_isa checks the ISA dispatch chose).
 # The last line is "N passed, N failed" over all runs; the exit status is
@@ -180,37 +186,36 @@ else
   total_fail=$((total_fail + 1))
 fi
 
-# emulate_x86 CPU ISA SKIP [LACKING...]: build-test's Check tests (suite check)
-# and the name@isa tests of the LACKING ISAs under qemu-x86_64 -cpu CPU,
-# which must choose ISA and skip every LACKING one; then its CLI test and
-# `smr info` under the same CPU. SMR_TEST_EMULATOR lets test_kernels and
+# emulate_x86 CPU ISA TESTS [LACKING...]: build-test's Check tests named in
+# TESTS (a comma-separated list) and the name@isa tests of the LACKING ISAs
+# under qemu-x86_64 -cpu CPU, which must choose ISA and skip every LACKING
+# one; then its CLI test and `smr info` under the same CPU. SMR_TEST_EMULATOR lets test_kernels and
 # test_cli.sh start their child processes under it too.
 # OPENBLAS_CORETYPE is set to CPU for these runs only: the machine's
 # environment may force a core type for the real CPU (OPENBLAS_CORETYPE=
 # Haswell on some Zen machines, which older OpenBLAS builds need), and
 # OpenBLAS would then run Haswell's AVX2 kernels on the emulated Nehalem
 # and die of SIGILL. The native runs above keep the environment's value.
-# SKIP names one test left out there ("-" for none).
 emulate_x86() {
   cpu=$1
   isa=$2
-  skip=$3
+  wanted=$3
   shift 3
   qemu="qemu-x86_64 -cpu $cpu"
   name=$(printf '%s' "$cpu" | tr '[:upper:]' '[:lower:]')
   echo "==> $name: build-test under $qemu"
   suites="--suite check"
   for lacking in "$@"; do suites="$suites --suite isa-$lacking"; done
-  # the tests of those suites by name, less SKIP
+  # the tests of those suites by name: the wanted plain ones, every name@isa
   # shellcheck disable=SC2086 # $suites is a word list
   tests=$(meson test -C build-test --no-rebuild --list $suites 2>/dev/null | sed 's|^.* / ||' |
-    grep -vx -e "$skip")
+    grep -x -e "$(printf '%s' "$wanted" | sed 's/,/\\|/g')" -e '.*@.*')
   if [ -z "$tests" ]; then # no names would run every test under qemu
     echo "$name: meson test --list found no tests"
     total_fail=$((total_fail + 1))
     return
   fi
-  [ "$skip" != - ] && echo "$name: $skip left out"
+  echo "$name: "$tests
   # With --wrapper, meson names the log LOGBASE-<wrapper program>.json.
   log=build-test/meson-logs/$name-qemu-x86_64.json
   # shellcheck disable=SC2086 # $suites is a word list
@@ -254,21 +259,21 @@ if [ "$(uname -m)" != x86_64 ]; then
   echo "==> not an x86-64 machine: no aarch64 cross build, no emulated x86 CPUs"
 else
   # NEON is always there on AArch64, so the plain tests run on neon (which
-  # SMR_EXPECT_ISA checks) and name@neon would repeat them: left out.
+  # SMR_EXPECT_ISA checks); the name@isa re-runs are left out (see the top).
   if build build-aarch64 --cross-file tools/cross/aarch64-linux-gnu.ini -Dwerror=true \
     -Dbuildtype=release -Dtests=enabled -Dneon=enabled; then
     run_tests build-aarch64 build-aarch64/meson-logs/testlog.json \
       env SMR_TEST_QUICK=1 SMR_EXPECT_ISA=neon \
       meson test -C build-aarch64 --print-errorlogs --timeout-multiplier "$emulated_timeout" \
-      --no-suite isa-neon
+      --no-suite isa
   fi
   if [ "$native_ok" -eq 1 ]; then
     # test_threads under an emulated Haswell (AVX2 emulated by TCG, on 1
     # and 3 threads) ran past 900 s on this project's CI machine; the
     # thread-count invariance of the avx2 kernels is tested natively
     # (threads@avx2) and under emulation on Nehalem.
-    emulate_x86 Haswell avx2 threads avx512
-    emulate_x86 Nehalem scalar - avx2 avx512
+    emulate_x86 Haswell avx2 kernels,isa,model,train avx512
+    emulate_x86 Nehalem scalar kernels,isa,model,train,threads avx2 avx512
   else
     echo "==> build-test failed: no emulated x86 CPUs"
   fi
