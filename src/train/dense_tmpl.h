@@ -303,6 +303,142 @@ static double FN(dense_holdout)(smr_objective *obj) {
   return FN(ce_sum)(c, c->Xv, c->yv, NULL, c->nv) / (double)c->nv;
 }
 
+/* The rows' side of a fit: every buffer it needs besides the objective's
+   workspace, all allocated before anything changes. */
+typedef struct {
+  T *Xt_own, *Xv, *Xb, *wt, *wb, *grad;
+  int32_t *yt_own, *yv, *yb;
+  size_t *perm, *count;
+  unsigned char *mask;
+  double *mean, *scale;
+} FN(fit_bufs);
+
+static void FN(bufs_free)(FN(fit_bufs) *B) {
+  free(B->Xt_own);
+  free(B->Xv);
+  free(B->Xb);
+  free(B->wt);
+  free(B->wb);
+  free(B->grad);
+  free(B->yt_own);
+  free(B->yv);
+  free(B->yb);
+  free(B->perm);
+  free(B->count);
+  free(B->mask);
+  free(B->mean);
+  free(B->scale);
+}
+
+/* The buffers for n rows of which nv are held out, batches of bs of the nt
+   training rows; false: out of memory (free with bufs_free either way). */
+static bool FN(bufs_alloc)(FN(fit_bufs) *B, const smr_fit_options *o, const smr_model *m,
+                           size_t n, size_t nv, size_t bs, bool gather) {
+  const size_t d = m->d, k = m->k, nt = n - nv;
+  const bool weighted = o->sample_weight != NULL || o->class_weight != SMR_CLASS_WEIGHT_NONE;
+  memset(B, 0, sizeof *B);
+  if (o->standardize) {
+    B->mean = smr_malloc_n(d, sizeof *B->mean);
+    B->scale = smr_malloc_n(d, sizeof *B->scale);
+    if (B->mean == NULL || B->scale == NULL) return false;
+  }
+  if ((nv > 0 || o->standardize || m->mean != NULL) &&
+      (B->Xt_own = smr_malloc_n(nt * d, sizeof(T))) == NULL)
+    return false;
+  if (nv > 0) {
+    B->Xv = smr_malloc_n(nv * d, sizeof(T));
+    B->yv = smr_malloc_n(nv, sizeof *B->yv);
+    B->yt_own = smr_malloc_n(nt, sizeof *B->yt_own);
+    B->mask = smr_malloc_n(n, 1);
+    if (B->Xv == NULL || B->yv == NULL || B->yt_own == NULL || B->mask == NULL) return false;
+  }
+  if (weighted) {
+    B->wt = smr_malloc_n(nt, sizeof(T));
+    B->count = smr_malloc_n(k, sizeof *B->count);
+    if (B->wt == NULL || B->count == NULL) return false;
+  }
+  if (gather) {
+    B->Xb = smr_malloc_n(bs * d, sizeof(T));
+    B->yb = smr_malloc_n(bs, sizeof *B->yb);
+    if (B->Xb == NULL || B->yb == NULL) return false;
+    if (weighted && (B->wb = smr_malloc_n(bs, sizeof(T))) == NULL) return false;
+  }
+  if ((nv > 0 || gather) && (B->perm = smr_malloc_n(n, sizeof *B->perm)) == NULL) return false;
+  return (B->grad = smr_malloc_n(m->d * k + k, sizeof(T))) != NULL;
+}
+
+/* The training and held-out rows of (X, labels) into c, standardized with
+   the statistics of the training rows (o->standardize: into B->mean,
+   B->scale) or the model's; the weights. SMR_EINVAL when the training
+   rows weigh nothing, SMR_ENONFINITE when a mean is not finite. */
+static smr_status FN(prepare_rows)(FN(fit_ctx) *c, FN(fit_bufs) *B, const smr_model *m,
+                                   const T *X, const int32_t *labels, size_t n, size_t nv,
+                                   smr_rng *rng) {
+  const smr_fit_options *o = c->o;
+  const KTABLE *kt = c->kt;
+  const size_t d = m->d, nt = n - nv;
+  if (nv > 0) smr_train_choose_validation(rng, n, nv, B->perm, B->mask);
+  const double *use_mean = m->mean, *use_scale = m->scale;
+  c->Xt = X;
+  c->yt = labels;
+  if (nv > 0) {
+    /* raw training rows first: the statistics come from them only */
+    FN(split_rows)(X, labels, n, d, B->mask, B->Xt_own, B->yt_own, B->Xv, B->yv);
+    c->yt = B->yt_own;
+  }
+  if (B->wt != NULL &&
+      !FN(row_weights)(o, o->sample_weight, B->mask, n, c->yt, nt, m->k, B->count, B->wt))
+    return SMR_EINVAL; /* the training rows weigh nothing */
+  if (o->standardize) {
+    if (!FN(feature_stats)(kt, nv > 0 ? B->Xt_own : X, nt, d, B->mean, B->scale))
+      return SMR_ENONFINITE;
+    use_mean = B->mean;
+    use_scale = B->scale;
+  }
+  if (nv > 0) {
+    if (use_mean != NULL) {
+      kt->standardize(B->Xt_own, use_mean, use_scale, B->Xt_own, nt, d);
+      kt->standardize(B->Xv, use_mean, use_scale, B->Xv, nv, d);
+    }
+  } else if (B->Xt_own != NULL) {
+    kt->standardize(X, use_mean, use_scale, B->Xt_own, nt, d);
+  }
+  if (B->Xt_own != NULL) c->Xt = B->Xt_own;
+  c->wt = B->wt;
+  c->nt = nt;
+  c->Xv = B->Xv;
+  c->yv = B->yv;
+  c->nv = nv;
+  return SMR_OK;
+}
+
+/* c as the objective of a fit of m over its prepared rows (theta: the
+   model's W then b). */
+static void FN(objective_init)(FN(fit_ctx) *c, FN(fit_bufs) *B, smr_model *m,
+                               const struct smr_kernels *tables, size_t bs, bool gather,
+                               smr_rng *rng) {
+  const size_t dk = m->d * m->k;
+  c->dW = B->grad;
+  c->db = B->grad + dk;
+  c->bs = bs;
+  c->gather = gather;
+  c->perm = B->perm;
+  c->rng = rng;
+  c->Xb = B->Xb;
+  c->yb = B->yb;
+  c->wb = B->wb;
+  c->base.dtype = DT;
+  c->base.nparams = dk + m->k;
+  c->base.nbatches = (c->nt + bs - 1) / bs;
+  c->base.theta = m->W; /* b follows W (model.c) */
+  c->base.grad = B->grad;
+  c->base.tables = tables;
+  c->base.evaluate = FN(dense_evaluate);
+  c->base.shuffle = gather ? FN(dense_shuffle) : NULL;
+  c->base.holdout_loss = c->nv > 0 ? FN(dense_holdout) : NULL;
+  c->base.allreduce = NULL;
+}
+
 /* smr_fit_f32, smr_fit_f64: the dense objective over the rows given, run
    by the epoch loop (loop.c). */
 smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n,
@@ -311,16 +447,15 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
   if (m == NULL || m->dtype != DT || n == 0 || X == NULL || labels == NULL) return SMR_EINVAL;
   smr_fit_options o = opt != NULL ? *opt : smr_fit_options_default();
   if (!smr_train_options_valid(&o, m->learning_rate, n, m->k)) return SMR_EINVAL;
-  const size_t d = m->d, k = m->k, dk = d * k;
   size_t nd, nk;
-  if (!smr_mul_ok(n, d, &nd) || !smr_mul_ok(n, k, &nk) || !smr_array_ok(n, d, sizeof(T)))
+  if (!smr_mul_ok(n, m->d, &nd) || !smr_mul_ok(n, m->k, &nk) ||
+      !smr_array_ok(n, m->d, sizeof(T)))
     return SMR_EOVERFLOW;
   const size_t nv = smr_train_validation_rows(o.validation_fraction, n);
   if (o.validation_fraction > 0.0 && (nv < 1 || nv >= n)) return SMR_EINVAL;
-  if (!smr_labels_in_range(labels, n, k)) return SMR_ERANGE;
+  if (!smr_labels_in_range(labels, n, m->k)) return SMR_ERANGE;
 
   const struct smr_kernels *tables = smr_kernels_active(); /* one load per fit */
-  const KTABLE *kt = &tables->SFX;
   const size_t nt = n - nv;
   const size_t bs = (o.batch_size == 0 || o.batch_size >= nt) ? nt : o.batch_size;
   /* NaN/inf features would make every objective non-finite: report them
@@ -329,122 +464,32 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
      (about a fifth of a one-epoch fit at 60000 x 784 x 10); minibatches
      update before their last rows are seen, so read X now. */
   const bool lazy_check = bs == nt && nv == 0;
-  if (!lazy_check && !kt->all_finite(X, nd)) return SMR_ENONFINITE;
+  if (!lazy_check && !tables->SFX.all_finite(X, nd)) return SMR_ENONFINITE;
   if (o.solver == SMR_SOLVER_AUTO) o.solver = bs == nt ? SMR_SOLVER_LBFGS : SMR_SOLVER_GD;
   if (o.solver == SMR_SOLVER_LBFGS && bs < nt) return SMR_EINVAL; /* L-BFGS is full batch */
   const bool gather = bs < nt && o.shuffle;
-  const bool copy_train = nv > 0 || o.standardize || m->mean != NULL;
-  const bool weighted = o.sample_weight != NULL || o.class_weight != SMR_CLASS_WEIGHT_NONE;
 
-  smr_status st = SMR_ENOMEM;
-  T *Xt_own = NULL, *Xv = NULL, *Xb = NULL, *wt = NULL, *wb = NULL, *grad = NULL;
-  int32_t *yt_own = NULL, *yv = NULL, *yb = NULL;
-  size_t *perm = NULL, *count = NULL;
-  unsigned char *mask = NULL;
-  double *mean = NULL, *scale = NULL;
-  FN(fit_ctx) c = FN(ctx_make)(kt, m, &o, bs);
+  FN(fit_bufs) B;
+  FN(fit_ctx) c = FN(ctx_make)(&tables->SFX, m, &o, bs);
   c.check_x = lazy_check;
   smr_train_run run;
   memset(&run, 0, sizeof run);
-
-  /* ---- the allocations of the rows' side, before anything changes (the
-     loop makes its own the same way) ---- */
-  if (o.standardize) {
-    mean = smr_malloc_n(d, sizeof *mean);
-    scale = smr_malloc_n(d, sizeof *scale);
-    if (mean == NULL || scale == NULL) goto out;
-  }
-  if (copy_train && (Xt_own = smr_malloc_n(nt * d, sizeof(T))) == NULL) goto out;
-  if (nv > 0) {
-    Xv = smr_malloc_n(nv * d, sizeof(T));
-    yv = smr_malloc_n(nv, sizeof *yv);
-    yt_own = smr_malloc_n(nt, sizeof *yt_own);
-    mask = smr_malloc_n(n, 1);
-    if (Xv == NULL || yv == NULL || yt_own == NULL || mask == NULL) goto out;
-  }
-  if (weighted) {
-    wt = smr_malloc_n(nt, sizeof(T));
-    count = smr_malloc_n(k, sizeof *count);
-    if (wt == NULL || count == NULL) goto out;
-  }
-  if (gather) {
-    Xb = smr_malloc_n(bs * d, sizeof(T));
-    yb = smr_malloc_n(bs, sizeof *yb);
-    if (Xb == NULL || yb == NULL) goto out;
-    if (weighted && (wb = smr_malloc_n(bs, sizeof(T))) == NULL) goto out;
-  }
-  if ((nv > 0 || gather) && (perm = smr_malloc_n(n, sizeof *perm)) == NULL) goto out;
-  grad = smr_malloc_n(dk + k, sizeof(T));
-  if (!FN(ctx_buffers)(&c) || grad == NULL) goto out;
-
-  /* ---- the training (and validation) rows, standardized ---- */
+  smr_status st = SMR_ENOMEM;
   smr_rng rng;
   smr_rng_seed(&rng, o.shuffle_seed);
-  if (nv > 0) smr_train_choose_validation(&rng, n, nv, perm, mask);
-  const double *use_mean = m->mean, *use_scale = m->scale;
-  const T *Xt = X;
-  const int32_t *yt = labels;
-  if (nv > 0) {
-    /* raw training rows first: the statistics come from them only */
-    FN(split_rows)(X, labels, n, d, mask, Xt_own, yt_own, Xv, yv);
-    yt = yt_own;
-  }
-  if (weighted && !FN(row_weights)(&o, o.sample_weight, mask, n, yt, nt, k, count, wt)) {
-    st = SMR_EINVAL; /* the training rows weigh nothing */
-    goto out;
-  }
-  if (o.standardize) {
-    if (!FN(feature_stats)(kt, nv > 0 ? Xt_own : X, nt, d, mean, scale)) {
-      st = SMR_ENONFINITE;
-      goto out;
-    }
-    use_mean = mean;
-    use_scale = scale;
-  }
-  if (nv > 0) {
-    if (use_mean != NULL) {
-      kt->standardize(Xt_own, use_mean, use_scale, Xt_own, nt, d);
-      kt->standardize(Xv, use_mean, use_scale, Xv, nv, d);
-    }
-  } else if (copy_train) {
-    kt->standardize(X, use_mean, use_scale, Xt_own, nt, d);
-  }
-  if (copy_train) Xt = Xt_own;
-
-  /* ---- the objective, and the epochs ---- */
-  c.dW = grad;
-  c.db = grad + dk;
-  c.Xt = Xt;
-  c.yt = yt;
-  c.wt = wt;
-  c.nt = nt;
-  c.Xv = Xv;
-  c.yv = yv;
-  c.nv = nv;
-  c.bs = bs;
-  c.gather = gather;
-  c.perm = perm;
-  c.rng = &rng;
-  c.Xb = Xb;
-  c.yb = yb;
-  c.wb = wb;
-  c.base.dtype = DT;
-  c.base.nparams = dk + k;
-  c.base.nbatches = (nt + bs - 1) / bs;
-  c.base.theta = m->W; /* b follows W (model.c) */
-  c.base.grad = grad;
-  c.base.tables = tables;
-  c.base.evaluate = FN(dense_evaluate);
-  c.base.shuffle = gather ? FN(dense_shuffle) : NULL;
-  c.base.holdout_loss = nv > 0 ? FN(dense_holdout) : NULL;
-  c.base.allreduce = NULL;
+  /* the rows' side allocates before anything changes (the loop does the
+     same for its own) */
+  if (!FN(bufs_alloc)(&B, &o, m, n, nv, bs, gather) || !FN(ctx_buffers)(&c)) goto out;
+  st = FN(prepare_rows)(&c, &B, m, X, labels, n, nv, &rng);
+  if (st != SMR_OK) goto out;
+  FN(objective_init)(&c, &B, m, tables, bs, gather, &rng);
   st = smr_train_epochs(&c.base, &o, m->learning_rate, &run);
   if (!run.started || c.base.data_bad) goto out; /* nothing to publish */
 
-  /* ---- publish: standardization (once a step used it), history, report ---- */
+  /* publish: the standardization (once a step used it), history, report */
   if (o.standardize && (run.steps_done > 0 || (o.solver == SMR_SOLVER_LBFGS && st == SMR_OK))) {
-    smr_model_adopt_standardization(m, mean, scale);
-    mean = scale = NULL;
+    smr_model_adopt_standardization(m, B.mean, B.scale);
+    B.mean = B.scale = NULL;
   }
   smr_model_adopt_history(m, run.history, run.epochs_run);
   run.history = NULL;
@@ -453,23 +498,9 @@ smr_status FN(smr_fit)(smr_model *m, const T *X, const int32_t *labels, size_t n
     report->loss_history = m->history;
     report->history_len = run.epochs_run;
   }
-
 out:
   free(run.history);
-  free(Xt_own);
-  free(Xv);
-  free(Xb);
-  free(wt);
-  free(wb);
-  free(count);
-  free(yt_own);
-  free(yv);
-  free(yb);
-  free(perm);
-  free(mask);
-  free(mean);
-  free(scale);
-  free(grad);
+  FN(bufs_free)(&B);
   FN(ctx_free_buffers)(&c);
   return st;
 }

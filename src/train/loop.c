@@ -47,6 +47,51 @@ static smr_status first_order_epoch(smr_first_order *F, double lr, double *loss,
   return SMR_OK;
 }
 
+/* Early stopping's state: the parameters this epoch started from and the
+   best epoch's (swapped, never copied, when an epoch improves). */
+typedef struct {
+  void *ep, *best;
+  size_t wait;
+  bool have_best;
+  double best_v;
+} early_stop;
+
+/* After epoch e: early stopping on the held-out loss (the training loss
+   without held-out rows) and the callback. True when the fit stops here
+   (the best parameters restored on a plateau). */
+static bool epoch_end(smr_objective *obj, const smr_fit_options *o, early_stop *es,
+                      smr_train_run *run, size_t e, double train_loss, double vloss) {
+  bool plateau = false;
+  if (o->early_stopping) {
+    const double v = obj->holdout_loss != NULL ? vloss : train_loss;
+    if (v < es->best_v - o->min_delta) {
+      es->best_v = v;
+      void *t = es->best;
+      es->best = es->ep;
+      es->ep = t;
+      es->have_best = true;
+      es->wait = 0;
+    } else if (++es->wait >= o->patience) {
+      plateau = true;
+    }
+  }
+  const bool go_on =
+      o->callback == NULL || o->callback(o->callback_user, e, train_loss, vloss);
+  if (plateau) {
+    if (es->have_best) {
+      memcpy(obj->theta, es->best, obj->nparams * smr_param_size(obj));
+      run->restored = true;
+    }
+    run->stopped = true;
+  } else if (!go_on) {
+    run->stopped = true;
+  }
+  if (run->stopped && o->verbose)
+    fprintf(stderr, "smr fit: stopped after epoch %zu%s\n", e + 1,
+            plateau ? " (no improvement; best parameters restored)" : "");
+  return run->stopped;
+}
+
 smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double base_lr,
                             smr_train_run *run) {
   memset(run, 0, sizeof *run);
@@ -57,7 +102,7 @@ smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double
   smr_first_order F;
   memset(&L, 0, sizeof L);
   memset(&F, 0, sizeof F);
-  void *ep = NULL, *best = NULL; /* early stopping: this epoch's start, the best one */
+  early_stop es = {NULL, NULL, 0, false, INFINITY};
   double *hist = NULL;
   size_t hcap = 0;
 
@@ -67,13 +112,10 @@ smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double
             : !smr_first_order_alloc(&F, obj, o))
     goto out;
   if (o->early_stopping &&
-      ((ep = malloc(bytes)) == NULL || (best = malloc(bytes)) == NULL))
+      ((es.ep = malloc(bytes)) == NULL || (es.best = malloc(bytes)) == NULL))
     goto out;
   if (!history_reserve(&hist, &hcap, o->epochs < 1024 ? o->epochs : 1024)) goto out;
 
-  size_t wait = 0;
-  bool have_best = false;
-  double best_v = INFINITY;
   const size_t every = o->epochs / 10 > 0 ? o->epochs / 10 : 1;
   st = SMR_OK;
   run->started = true;
@@ -89,7 +131,7 @@ smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double
     }
     const double lr = smr_train_schedule_rate(o, base_lr, e);
     /* The monitored losses belong to the parameters the epoch starts from. */
-    if (o->early_stopping) memcpy(ep, obj->theta, bytes);
+    if (o->early_stopping) memcpy(es.ep, obj->theta, bytes);
     const double vloss = holdout(obj);
     double train_loss;
     bool stalled = false;
@@ -112,37 +154,7 @@ smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double
                 train_loss, lr);
     }
 
-    bool plateau = false;
-    if (o->early_stopping) {
-      const double v = obj->holdout_loss != NULL ? vloss : train_loss;
-      if (v < best_v - o->min_delta) {
-        best_v = v;
-        void *t = best;
-        best = ep;
-        ep = t;
-        have_best = true;
-        wait = 0;
-      } else if (++wait >= o->patience) {
-        plateau = true;
-      }
-    }
-    const bool go_on =
-        o->callback == NULL || o->callback(o->callback_user, e, train_loss, vloss);
-    if (plateau) {
-      if (have_best) {
-        memcpy(obj->theta, best, bytes);
-        run->restored = true;
-      }
-      run->stopped = true;
-    } else if (!go_on) {
-      run->stopped = true;
-    }
-    if (run->stopped) {
-      if (o->verbose)
-        fprintf(stderr, "smr fit: stopped after epoch %zu%s\n", e + 1,
-                plateau ? " (no improvement; best parameters restored)" : "");
-      break;
-    }
+    if (epoch_end(obj, o, &es, run, e, train_loss, vloss)) break;
     if (stalled) {
       /* L-BFGS: no decrease along the direction at the precision of T */
       if (o->verbose)
@@ -172,8 +184,8 @@ smr_status smr_train_epochs(smr_objective *obj, const smr_fit_options *o, double
 
 out:
   free(hist);
-  free(ep);
-  free(best);
+  free(es.ep);
+  free(es.best);
   smr_lbfgs_free(&L);
   smr_first_order_free(&F);
   return st;
