@@ -196,6 +196,12 @@ SMR_API smr_status smr_log_softmax_f64(const double *z, double *out, size_t n, s
 SMR_API smr_status smr_one_hot_f32(const int32_t *labels, size_t n, size_t k, float *y);
 SMR_API smr_status smr_one_hot_f64(const int32_t *labels, size_t n, size_t k, double *y);
 
+/* labels[i] = the index of the first maximum of row i of p (n x k), -1 for
+   a row holding a NaN: the rule of smr_predict. k > INT32_MAX is
+   SMR_EINVAL. */
+SMR_API smr_status smr_argmax_f32(const float *p, size_t n, size_t k, int32_t *labels);
+SMR_API smr_status smr_argmax_f64(const double *p, size_t n, size_t k, int32_t *labels);
+
 /* The seed's form: loss = -(1/n) * sum_i sum_k y_ik * log(p_ik + 1e-15),
    accumulated in double. Computed as written: NaN in p or y gives NaN, a
    negative p + 1e-15 gives NaN. Terms with y_ik == 0 are skipped (so a p of
@@ -462,6 +468,10 @@ SMR_API smr_status smr_predict_f64(const smr_model *m, const double *X, size_t n
 SMR_API smr_status smr_predict_proba_f64(const smr_model *m, const double *X, size_t n, double *P);
 SMR_API smr_status smr_loss_f64(const smr_model *m, const double *X, const int32_t *labels, size_t n, double *loss);
 
+/* The rows fit trains on out of n: n less the round(validation_fraction n)
+   held out (opt NULL: the defaults, n). 0 when nothing would be left. */
+SMR_API size_t smr_fit_training_rows(const smr_fit_options *opt, size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* Model files                                                               */
 /* ------------------------------------------------------------------------ */
@@ -593,6 +603,29 @@ SMR_API const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j);
    untouched) if a value is beyond float's finite range: nothing is silently
    turned into inf. */
 SMR_API smr_status smr_dataset_features_f32(const smr_dataset *ds, float *out);
+/* Rows rows[0..n) of the data set (rows NULL: rows 0..n-1) and their first
+   d features (d <= its features), row-major n x d, into out: rounded to
+   float, or as read. SMR_EINVAL for a NULL ds, a NULL out with n d > 0, d
+   beyond the features or a row index beyond the rows. SMR_ERANGE (f32)
+   for a value beyond float's finite range: nothing written, and err (may
+   be NULL) says "data row R, column 'NAME': V does not fit in f32" (line
+   R, 1-based; column the feature's 1-based index). */
+SMR_API smr_status smr_dataset_copy_f32(const smr_dataset *ds, const size_t *rows, size_t n,
+                                        size_t d, float *out, smr_error_detail *err);
+SMR_API smr_status smr_dataset_copy_f64(const smr_dataset *ds, const size_t *rows, size_t n,
+                                        size_t d, double *out, smr_error_detail *err);
+
+/* A seeded stratified split of n rows with labels in [0, k): class by
+   class, a Fisher-Yates shuffle of the class's rows (one splitmix64 stream
+   from seed through all classes) sends the first round(train_fraction c)
+   of its c rows (half up, in double) to train and the rest to test. Both
+   lists come back in increasing order; each needs room for n entries.
+   SMR_EINVAL for a NULL pointer, k = 0 or a fraction outside [0, 1];
+   SMR_ERANGE for a label outside [0, k); SMR_ENOMEM. Deterministic on
+   every platform. */
+SMR_API smr_status smr_split_stratified(const int32_t *labels, size_t n, size_t k,
+                                        double train_fraction, uint64_t seed, size_t *train,
+                                        size_t *ntrain, size_t *test, size_t *ntest);
 
 #ifdef __cplusplus
 }

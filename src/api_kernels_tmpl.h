@@ -122,6 +122,15 @@ SMR_API smr_status FN(smr_log_softmax)(const T *z, T *out, size_t n, size_t k) {
   return SMR_OK;
 }
 
+/* smr_argmax_f32, smr_argmax_f64: one kernel call (a pass over the rows) */
+SMR_API smr_status FN(smr_argmax)(const T *p, size_t n, size_t k, int32_t *labels) {
+  const smr_status st = check_rows(n, k, sizeof(T), p, labels);
+  if (st != SMR_OK || n == 0) return st;
+  if (k > (size_t)INT32_MAX) return SMR_EINVAL;
+  smr_kernels_active()->SFX.argmax_rows(p, n, k, labels);
+  return SMR_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* One-hot                                                                   */
 /* ------------------------------------------------------------------------ */

@@ -1074,6 +1074,49 @@ const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j) {
   return ds->feature_names[j];
 }
 
+/* The checks of smr_dataset_copy_*. */
+static smr_status copy_check(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
+                             const void *out) {
+  if (ds == NULL || d > ds->d) return SMR_EINVAL;
+  if (rows == NULL && n > ds->n) return SMR_EINVAL;
+  if (rows != NULL)
+    for (size_t i = 0; i < n; i++)
+      if (rows[i] >= ds->n) return SMR_EINVAL;
+  if (out == NULL && n > 0 && d > 0) return SMR_EINVAL;
+  return SMR_OK;
+}
+
+smr_status smr_dataset_copy_f32(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
+                                float *out, smr_error_detail *err) {
+  const smr_status st = copy_check(ds, rows, n, d, out);
+  if (st != SMR_OK || d == 0) return st;
+  for (size_t i = 0; i < n; i++) { /* first, so that nothing is written on error */
+    const size_t r = rows != NULL ? rows[i] : i;
+    const double *src = ds->X + r * ds->d;
+    for (size_t j = 0; j < d; j++)
+      if (fabs(src[j]) > (double)FLT_MAX) {
+        smr_set_error(err, r + 1, j + 1, "data row %zu, column '%s': %g does not fit in f32",
+                      r + 1, ds->feature_names[j], src[j]);
+        return SMR_ERANGE;
+      }
+  }
+  for (size_t i = 0; i < n; i++) {
+    const double *src = ds->X + (rows != NULL ? rows[i] : i) * ds->d;
+    for (size_t j = 0; j < d; j++) out[i * d + j] = (float)src[j];
+  }
+  return SMR_OK;
+}
+
+smr_status smr_dataset_copy_f64(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
+                                double *out, smr_error_detail *err) {
+  (void)err; /* every value fits */
+  const smr_status st = copy_check(ds, rows, n, d, out);
+  if (st != SMR_OK || d == 0) return st;
+  for (size_t i = 0; i < n; i++)
+    memcpy(out + i * d, ds->X + (rows != NULL ? rows[i] : i) * ds->d, d * sizeof *out);
+  return SMR_OK;
+}
+
 smr_status smr_dataset_features_f32(const smr_dataset *ds, float *out) {
   if (ds == NULL || (out == NULL && ds->n > 0)) return SMR_EINVAL;
   size_t cells = ds->n * ds->d; /* checked when the data set was built */

@@ -500,6 +500,130 @@ START_TEST(test_csv_numbers) {
 }
 END_TEST
 
+/* smr_dataset_copy_*: chosen rows and leading columns, in order; the f32
+   range error names the row and column and writes nothing; bad arguments. */
+START_TEST(test_csv_copy_rows) {
+  smr_csv_options nl = {.no_labels = true};
+  smr_dataset *ds = parse_ok("a,b,c\n1,2,3\n4.5,5,6\n7,8,-9.25\n", &nl);
+  const size_t rows[3] = {2, 0, 2};
+  double d64[6];
+  float f32[6];
+  ck_assert_int_eq(smr_dataset_copy_f64(ds, rows, 3, 2, d64, NULL), SMR_OK);
+  const double want[6] = {7, 8, 1, 2, 7, 8};
+  for (int i = 0; i < 6; i++) ck_assert(d64[i] == want[i]);
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 3, 3, f32, NULL), SMR_OK); /* all rows */
+  const float wantf[6] = {1, 2, 3, 4.5f, 5, 6};
+  for (int i = 0; i < 6; i++) ck_assert(f32[i] == wantf[i]);
+  ck_assert(f32[0] == 1 && d64[5] == 8);
+  /* zero rows or columns: nothing read or written, out may be NULL */
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 0, 3, NULL, NULL), SMR_OK);
+  ck_assert_int_eq(smr_dataset_copy_f64(ds, rows, 3, 0, NULL, NULL), SMR_OK);
+  /* bad arguments */
+  const size_t bad_row[1] = {3};
+  ck_assert_int_eq(smr_dataset_copy_f64(ds, bad_row, 1, 1, d64, NULL), SMR_EINVAL);
+  ck_assert_int_eq(smr_dataset_copy_f64(ds, NULL, 4, 1, d64, NULL), SMR_EINVAL);
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 1, 4, f32, NULL), SMR_EINVAL);
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 1, 1, NULL, NULL), SMR_EINVAL);
+  ck_assert_int_eq(smr_dataset_copy_f32(NULL, NULL, 0, 0, f32, NULL), SMR_EINVAL);
+  smr_dataset_free(ds);
+  /* f32 range: the message names the data row and the column */
+  ds = parse_ok("a,b\n1,2\n0,-1e39\n", &nl);
+  float guard[4] = {7, 7, 7, 7};
+  smr_error_detail err;
+  memset(&err, 0, sizeof err);
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 2, 2, guard, &err), SMR_ERANGE);
+  for (int i = 0; i < 4; i++) ck_assert(guard[i] == 7); /* untouched */
+  ck_assert_uint_eq(err.line, 2);
+  ck_assert_uint_eq(err.column, 2);
+  ck_assert_msg(strstr(err.message, "data row 2, column 'b'") != NULL, "%s", err.message);
+  /* the column beyond d is not looked at */
+  ck_assert_int_eq(smr_dataset_copy_f32(ds, NULL, 2, 1, guard, NULL), SMR_OK);
+  ck_assert(guard[0] == 1 && guard[1] == 0 && guard[2] == 7);
+  double wide[4];
+  ck_assert_int_eq(smr_dataset_copy_f64(ds, NULL, 2, 2, wide, &err), SMR_OK);
+  ck_assert(wide[3] == -1e39);
+  smr_dataset_free(ds);
+}
+END_TEST
+
+/* The reference of smr_split_stratified, from its definition in smr.h:
+   splitmix64 (Steele, Lea & Flood), rejection for a uniform index, a
+   Fisher-Yates shuffle per class, round half up. */
+static uint64_t ref_splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static void ref_split(const int32_t *y, size_t n, size_t k, double f, uint64_t seed,
+                      unsigned char *in_train) {
+  uint64_t s = seed;
+  size_t *rows = malloc(n * sizeof *rows);
+  ck_assert_ptr_nonnull(rows);
+  for (size_t c = 0; c < k; c++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if ((size_t)y[i] == c) rows[m++] = i;
+    for (size_t i = m; i > 1; i--) {
+      uint64_t v, lim = UINT64_MAX - UINT64_MAX % i;
+      do v = ref_splitmix(&s); while (v >= lim);
+      const size_t j = (size_t)(v % i), t = rows[i - 1];
+      rows[i - 1] = rows[j];
+      rows[j] = t;
+    }
+    const size_t mt = (size_t)floor(f * (double)m + 0.5);
+    for (size_t i = 0; i < m; i++) in_train[rows[i]] = i < mt;
+  }
+  free(rows);
+}
+
+START_TEST(test_split_stratified) {
+  enum { N = 203, K = 5 };
+  int32_t y[N];
+  for (size_t i = 0; i < N; i++) y[i] = (int32_t)((i * i + 3 * i) % 7 % K); /* uneven classes */
+  size_t train[N], test[N], ntr, nte;
+  unsigned char want[N];
+  const double fractions[] = {0.0, 0.25, 0.7, 0.5, 1.0};
+  for (size_t fi = 0; fi < sizeof fractions / sizeof fractions[0]; fi++) {
+    for (uint64_t seed = 0; seed < 4; seed++) {
+      ck_assert_int_eq(smr_split_stratified(y, N, K, fractions[fi], seed, train, &ntr, test, &nte),
+                       SMR_OK);
+      ck_assert_uint_eq(ntr + nte, N);
+      ref_split(y, N, K, fractions[fi], seed, want);
+      for (size_t i = 0; i < ntr; i++) {
+        ck_assert(want[train[i]]);
+        if (i > 0) ck_assert(train[i - 1] < train[i]); /* increasing */
+      }
+      for (size_t i = 0; i < nte; i++) {
+        ck_assert(!want[test[i]]);
+        if (i > 0) ck_assert(test[i - 1] < test[i]);
+      }
+    }
+  }
+  /* a class of 1 row at 0.5 rounds half up: it trains */
+  const int32_t one[3] = {0, 1, 1};
+  ck_assert_int_eq(smr_split_stratified(one, 3, 2, 0.5, 9, train, &ntr, test, &nte), SMR_OK);
+  ck_assert_uint_eq(ntr, 2);
+  ck_assert_uint_eq(train[0], 0);
+  /* another seed gives another split */
+  size_t train2[N], ntr2;
+  ck_assert_int_eq(smr_split_stratified(y, N, K, 0.5, 1, train, &ntr, test, &nte), SMR_OK);
+  ck_assert_int_eq(smr_split_stratified(y, N, K, 0.5, 2, train2, &ntr2, test, &nte), SMR_OK);
+  ck_assert(ntr == ntr2 && memcmp(train, train2, ntr * sizeof *train) != 0);
+  /* arguments */
+  ck_assert_int_eq(smr_split_stratified(NULL, 0, 1, 0.5, 0, NULL, &ntr, NULL, &nte), SMR_OK);
+  ck_assert_uint_eq(ntr + nte, 0);
+  ck_assert_int_eq(smr_split_stratified(y, N, 0, 0.5, 0, train, &ntr, test, &nte), SMR_EINVAL);
+  ck_assert_int_eq(smr_split_stratified(y, N, K, 1.5, 0, train, &ntr, test, &nte), SMR_EINVAL);
+  ck_assert_int_eq(smr_split_stratified(y, N, K, NAN, 0, train, &ntr, test, &nte), SMR_EINVAL);
+  ck_assert_int_eq(smr_split_stratified(y, N, K, 0.5, 0, NULL, &ntr, test, &nte), SMR_EINVAL);
+  ck_assert_int_eq(smr_split_stratified(y, N, K, 0.5, 0, train, NULL, test, &nte), SMR_EINVAL);
+  ck_assert_int_eq(smr_split_stratified(y, N, K - 1, 0.5, 0, train, &ntr, test, &nte),
+                   SMR_ERANGE);
+}
+END_TEST
+
 /* Values beyond float's range are refused, not silently made inf. */
 START_TEST(test_csv_features_f32_range) {
   smr_csv_options nl = {.no_labels = true};
@@ -1646,6 +1770,8 @@ int main(void) {
   tcase_add_test(csv, test_csv_line_endings_and_blanks);
   tcase_add_test(csv, test_csv_numbers);
   tcase_add_test(csv, test_csv_features_f32_range);
+  tcase_add_test(csv, test_csv_copy_rows);
+  tcase_add_test(csv, test_split_stratified);
   tcase_add_test(csv, test_csv_errors);
   tcase_add_test(csv, test_csv_file_errors);
   tcase_add_test(csv, test_csv_gzip);

@@ -331,6 +331,41 @@ static void recorder_free(recorder *r) {
 /* Options                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* smr_fit_training_rows: n less round(f n) (half up), from the definition
+   in long double; and the same count as fit's own: L-BFGS (full batch)
+   takes a batch of exactly that many rows and refuses one row fewer. */
+START_TEST(test_fit_training_rows) {
+  const double fr[] = {0.0, 0.1, 0.25, 0.5, 0.3333, 0.999};
+  const size_t ns[] = {1, 2, 3, 10, 101, 1000};
+  for (size_t a = 0; a < sizeof fr / sizeof fr[0]; a++)
+    for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+      smr_fit_options o = smr_fit_options_default();
+      o.validation_fraction = fr[a];
+      const long double nv = fr[a] > 0 ? floorl((long double)fr[a] * ns[b] + 0.5L) : 0;
+      const size_t want = nv < (long double)ns[b] ? ns[b] - (size_t)nv : 0;
+      ck_assert_uint_eq(smr_fit_training_rows(&o, ns[b]), want);
+    }
+  ck_assert_uint_eq(smr_fit_training_rows(NULL, 17), 17);
+  enum { N = 50, D = 2, K = 3 };
+  double X[N * D];
+  int32_t y[N];
+  make_blobs(X, y, N, D, K, 3.0, 5);
+  smr_fit_options o = smr_fit_options_default();
+  o.validation_fraction = 0.3;
+  o.solver = SMR_SOLVER_LBFGS;
+  o.epochs = 2;
+  const size_t nt = smr_fit_training_rows(&o, N);
+  ck_assert_uint_eq(nt, 35);
+  smr_model *m = NULL;
+  ck_assert_int_eq(smr_model_create(&m, D, K, SMR_F64, 0.1, 1), SMR_OK);
+  o.batch_size = nt;
+  ck_assert_int_eq(smr_fit_f64(m, X, y, N, &o, NULL), SMR_OK);
+  o.batch_size = nt - 1;
+  ck_assert_int_eq(smr_fit_f64(m, X, y, N, &o, NULL), SMR_EINVAL);
+  smr_model_free(m);
+}
+END_TEST
+
 START_TEST(test_fit_options_default) {
   smr_fit_options o = gd_options();
   ck_assert_uint_eq(o.epochs, 1000);
@@ -1628,6 +1663,7 @@ int main(void) {
   TCase *tc = tcase_create("train");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_fit_options_default);
+  tcase_add_test(tc, test_fit_training_rows);
   tcase_add_loop_test(tc, test_linearly_separable_3class, 0, 4);
   tcase_add_loop_test(tc, test_loss_decreases, 0, 2);
   tcase_add_loop_test(tc, test_convergence, 0, 2);

@@ -139,3 +139,8 @@ void smr_train_report_empty(smr_fit_report *r) {
   r->evaluations = 0;
   r->solver = SMR_SOLVER_AUTO;
 }
+
+SMR_API size_t smr_fit_training_rows(const smr_fit_options *opt, size_t n) {
+  const size_t nv = opt != NULL ? smr_train_validation_rows(opt->validation_fraction, n) : 0;
+  return nv < n ? n - nv : 0;
+}

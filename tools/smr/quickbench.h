@@ -1,5 +1,5 @@
 /*
- * quickbench.h - the measurements behind `smr bench` (tools/smr.c parses
+ * quickbench.h - the measurements behind `smr bench` (tools/smr/bench.c parses
  * its options and prints the tables).
  *
  * Only the public API: each kernel is timed through smr.h on whatever ISA
