@@ -24,6 +24,7 @@ typedef struct {
   double *sums;          /* API_CE: one per task of the wave */
 } FN(rows_job);
 
+/* rows_task_f32, rows_task_f64 */
 static void FN(rows_task)(void *arg, size_t task) {
   const FN(rows_job) *j = arg;
   const size_t r0 = (j->first + task) * j->rows;
@@ -43,6 +44,7 @@ static void FN(rows_task)(void *arg, size_t task) {
 
 /* A softmax-family op over n rows: one kernel call on one thread (or a
    call too small to cut), else row tasks on the pool. */
+/* rows_run_f32, rows_run_f64 */
 static void FN(rows_run)(enum api_op op, const T *z, T *out, size_t n, size_t k, T t) {
   const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k);
@@ -63,6 +65,7 @@ static void FN(rows_run)(enum api_op op, const T *z, T *out, size_t n, size_t k,
    formed as sum(task / n), and a task whose own sum overflows is summed
    again as row / n (its logits are gone when grad == z: that task then
    stays +inf, smr.h) */
+/* ce_run_f32, ce_run_f64 */
 static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, T *grad) {
   const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k), ntasks = (n + rows - 1) / rows;
@@ -92,6 +95,7 @@ static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, 
 /* Softmax family                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* smr_softmax_f32, smr_softmax_f64 */
 SMR_API smr_status FN(smr_softmax)(const T *z, T *p, size_t n, size_t k) {
   const smr_status st = check_rows(n, k, sizeof(T), z, p);
   if (st != SMR_OK || n == 0) return st;
@@ -99,6 +103,7 @@ SMR_API smr_status FN(smr_softmax)(const T *z, T *p, size_t n, size_t k) {
   return SMR_OK;
 }
 
+/* smr_softmax_online_f32, smr_softmax_online_f64 */
 SMR_API smr_status FN(smr_softmax_online)(const T *z, T *p, size_t n, size_t k) {
   const smr_status st = check_rows(n, k, sizeof(T), z, p);
   if (st != SMR_OK || n == 0) return st;
@@ -106,6 +111,7 @@ SMR_API smr_status FN(smr_softmax_online)(const T *z, T *p, size_t n, size_t k) 
   return SMR_OK;
 }
 
+/* smr_softmax_temperature_f32, smr_softmax_temperature_f64 */
 SMR_API smr_status FN(smr_softmax_temperature)(const T *z, T *p, size_t n, size_t k,
                                                T temperature) {
   if (!(isfinite(temperature) && temperature > (T)0)) return SMR_EINVAL;
@@ -115,6 +121,7 @@ SMR_API smr_status FN(smr_softmax_temperature)(const T *z, T *p, size_t n, size_
   return SMR_OK;
 }
 
+/* smr_log_softmax_f32, smr_log_softmax_f64 */
 SMR_API smr_status FN(smr_log_softmax)(const T *z, T *out, size_t n, size_t k) {
   const smr_status st = check_rows(n, k, sizeof(T), z, out);
   if (st != SMR_OK || n == 0) return st;
@@ -123,6 +130,7 @@ SMR_API smr_status FN(smr_log_softmax)(const T *z, T *out, size_t n, size_t k) {
 }
 
 /* smr_argmax_f32, smr_argmax_f64: one kernel call (a pass over the rows) */
+/* smr_argmax_f32, smr_argmax_f64 */
 SMR_API smr_status FN(smr_argmax)(const T *p, size_t n, size_t k, int32_t *labels) {
   const smr_status st = check_rows(n, k, sizeof(T), p, labels);
   if (st != SMR_OK || n == 0) return st;
@@ -136,6 +144,7 @@ SMR_API smr_status FN(smr_argmax)(const T *p, size_t n, size_t k, int32_t *label
 /* ------------------------------------------------------------------------ */
 
 /* Not a table entry: it is a fill, written once per data set. */
+/* smr_one_hot_f32, smr_one_hot_f64 */
 SMR_API smr_status FN(smr_one_hot)(const int32_t *labels, size_t n, size_t k, T *y) {
   smr_status st = check_rows(n, k, sizeof(T), labels, y);
   if (st != SMR_OK || n == 0) return st;
@@ -152,6 +161,7 @@ SMR_API smr_status FN(smr_one_hot)(const int32_t *labels, size_t n, size_t k, T 
 /* Cross-entropy                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* smr_cross_entropy_f32, smr_cross_entropy_f64 */
 SMR_API smr_status FN(smr_cross_entropy)(const T *p, const T *y, size_t n, size_t k,
                                          double *loss) {
   if (loss == NULL) return SMR_EINVAL;
@@ -161,6 +171,7 @@ SMR_API smr_status FN(smr_cross_entropy)(const T *p, const T *y, size_t n, size_
   return SMR_OK;
 }
 
+/* smr_cross_entropy_logits_f32, smr_cross_entropy_logits_f64 */
 SMR_API smr_status FN(smr_cross_entropy_logits)(const T *z, const int32_t *labels, size_t n,
                                                 size_t k, double *loss, T *grad) {
   const smr_status st = check_ce_logits(z, labels, n, k, sizeof(T), loss, grad);

@@ -10,6 +10,7 @@
 
 #define FN(name) SMR_CAT(name, SFX)
 
+/* blas_linear_forward_f32, blas_linear_forward_f64 */
 static void FN(blas_linear_forward)(const struct SMR_CAT(smr_kernels, SFX) *own, const T *X,
                                     const T *W, const T *b, T *Z, size_t n, size_t d, size_t k) {
   /* the shapes where the ISA's own kernel wins, and d or k beyond CBLAS's
@@ -27,6 +28,7 @@ static void FN(blas_linear_forward)(const struct SMR_CAT(smr_kernels, SFX) *own,
   }
 }
 
+/* blas_xt_g_f32, blas_xt_g_f64 */
 static void FN(blas_xt_g)(const struct SMR_CAT(smr_kernels, SFX) *own, const T *X, const T *G,
                           T *dW, size_t n, size_t d, size_t k, bool accumulate) {
   /* the shapes where the ISA's own kernel wins, n = 0 (dW cleared or

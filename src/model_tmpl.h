@@ -9,8 +9,10 @@
 
 /* Common argument checks of the functions below, in the order the contract
    implies: model and dtype, then (for n > 0) sizes. */
+/* model_ok_f32, model_ok_f64 */
 static bool FN(model_ok)(const smr_model *m) { return m != NULL && m->dtype == DT; }
 
+/* sizes_ok_f32, sizes_ok_f64 */
 static smr_status FN(sizes_ok)(const smr_model *m, size_t n) {
   if (!smr_array_ok(n, m->d, sizeof(T)) || !smr_array_ok(n, m->k, sizeof(T))) return SMR_EOVERFLOW;
   return SMR_OK;
@@ -25,6 +27,7 @@ typedef struct {
   T *z;        /* rows x zcols, or NULL */
 } FN(block_ws);
 
+/* block_ws_init_f32, block_ws_init_f64 */
 static smr_status FN(block_ws_init)(FN(block_ws) *ws, const smr_model *m, size_t n, size_t zcols) {
   ws->rows = n < SMR_ROW_BLOCK ? n : SMR_ROW_BLOCK;
   ws->xs = NULL;
@@ -44,6 +47,7 @@ static smr_status FN(block_ws_init)(FN(block_ws) *ws, const smr_model *m, size_t
   return SMR_OK;
 }
 
+/* block_ws_free_f32, block_ws_free_f64 */
 static void FN(block_ws_free)(FN(block_ws) *ws) {
   free(ws->xs);
   free(ws->z);
@@ -51,6 +55,7 @@ static void FN(block_ws_free)(FN(block_ws) *ws) {
 
 /* Rows [r, r + rows) of X as the linear map sees them: X itself, or its
    standardized copy in the workspace. */
+/* input_rows_f32, input_rows_f64 */
 static const T *FN(input_rows)(const struct smr_kernels *kt, const smr_model *m,
                                const FN(block_ws) *ws, const T *X, size_t r, size_t rows) {
   const T *src = X + r * m->d;
@@ -59,8 +64,10 @@ static const T *FN(input_rows)(const struct smr_kernels *kt, const smr_model *m,
   return ws->xs;
 }
 
+/* min_rows_f32, min_rows_f64 */
 static size_t FN(min_rows)(size_t a, size_t b) { return a < b ? a : b; }
 
+/* smr_forward_f32, smr_forward_f64 */
 smr_status FN(smr_forward)(const smr_model *m, const T *X, size_t n, T *Z, T *P) {
   if (!FN(model_ok)(m) || (Z == NULL && P == NULL)) return SMR_EINVAL;
   if (n == 0) return SMR_OK;
@@ -87,6 +94,7 @@ smr_status FN(smr_forward)(const smr_model *m, const T *X, size_t n, T *Z, T *P)
   return SMR_OK;
 }
 
+/* smr_predict_proba_f32, smr_predict_proba_f64 */
 smr_status FN(smr_predict_proba)(const smr_model *m, const T *X, size_t n, T *P) {
   if (!FN(model_ok)(m)) return SMR_EINVAL;
   if (n == 0) return SMR_OK;
@@ -97,6 +105,7 @@ smr_status FN(smr_predict_proba)(const smr_model *m, const T *X, size_t n, T *P)
 /* Probabilities are computed block by block in a workspace, so the caller
    needs no n x k buffer; argmax of exactly those probabilities makes
    predict == argmax(predict_proba) hold bit for bit. */
+/* smr_predict_f32, smr_predict_f64 */
 smr_status FN(smr_predict)(const smr_model *m, const T *X, size_t n, int32_t *labels) {
   if (!FN(model_ok)(m)) return SMR_EINVAL;
   if (n == 0) return SMR_OK;
@@ -120,6 +129,7 @@ smr_status FN(smr_predict)(const smr_model *m, const T *X, size_t n, int32_t *la
   return SMR_OK;
 }
 
+/* smr_loss_f32, smr_loss_f64 */
 smr_status FN(smr_loss)(const smr_model *m, const T *X, const int32_t *labels, size_t n,
                         double *loss) {
   if (!FN(model_ok)(m) || loss == NULL) return SMR_EINVAL;
@@ -162,6 +172,7 @@ smr_status FN(smr_loss)(const smr_model *m, const T *X, const int32_t *labels, s
 /* dW = X^T G and db = colsum(G) with G = (P - Y) / n, accumulated over row
    blocks (see the seed's derivation: the CE gradient w.r.t. the logits is
    P - Y, the linear map turns it into X^T and a column sum). */
+/* smr_backward_f32, smr_backward_f64 */
 smr_status FN(smr_backward)(const smr_model *m, const T *X, const T *P, const int32_t *labels,
                             size_t n, T *dW, T *db) {
   if (!FN(model_ok)(m) || dW == NULL || db == NULL) return SMR_EINVAL;

@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #define SIMD_F64 0
+#define SIMD_ISA_ID 1 /* the symbols: simd_softmax_f32_avx2, ... (simd/names.h) */
 #include "vec_avx2.h"
 
 #define SIMD_TABLE smr_kernels_f32

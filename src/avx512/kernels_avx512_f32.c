@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #define SIMD_F64 0
+#define SIMD_ISA_ID 2 /* the symbols: simd_softmax_f32_avx512, ... (simd/names.h) */
 #include "vec_avx512.h"
 
 #define SIMD_TABLE smr_kernels_f32

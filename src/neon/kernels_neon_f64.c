@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #define SIMD_F64 1
+#define SIMD_ISA_ID 3 /* the symbols: simd_softmax_f64_neon, ... (simd/names.h) */
 #include "vec_neon.h"
 
 #define SIMD_TABLE smr_kernels_f64

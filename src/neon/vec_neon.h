@@ -17,6 +17,8 @@
 /* No non-temporal stores: outputs are written through the cache (see
    SIMD_HAVE_STREAM in kernels_simd.h). */
 #define SIMD_HAVE_STREAM 0
+/* no v_transpose: the narrow forward product uses its other path */
+#define SIMD_HAVE_TRANSPOSE 0
 
 #if !SIMD_F64 /* ------------------------------------------------ float */
 

@@ -14,6 +14,7 @@
  * keeps GCC from contracting a*b+c into an FMA, so results are the same on
  * every target.
  */
+#include "internal.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -34,7 +35,7 @@ struct expsum {
 };
 
 #define T float
-#define SFX(name) name##_f32
+#define SFX f32
 #define COMPENSATED 0
 #include "kernels_tmpl.h"
 #undef T
@@ -42,7 +43,7 @@ struct expsum {
 #undef COMPENSATED
 
 #define T double
-#define SFX(name) name##_f64
+#define SFX f64
 #define COMPENSATED 1
 #include "kernels_tmpl.h"
 #undef T

@@ -4,7 +4,7 @@
  * purpose) after defining:
  *
  *   T             the element type, float or double
- *   SFX(name)     name##_f32 or name##_f64
+ *   FN(name)     name##_f32 or name##_f64
  *   COMPENSATED   0: plain double arithmetic (f32: double already carries
  *                    29 bits more than the result needs);
  *                 1: f64 needs the extra care, see exp_diff and sum_add.
@@ -24,24 +24,28 @@
  * exact to the last bit even when the row is almost one-hot.
  */
 
+#define FN(name) SMR_CAT(name, SFX)
+
 /* ------------------------------------------------------------------------ */
 /* Row helpers                                                               */
 /* ------------------------------------------------------------------------ */
 
 /* Element j of a row as the kernel sees it: z_j, or z_j / t divided in the
    dtype (so it may overflow to +-inf) for the temperature kernel. */
-static inline T SFX(load)(const T *z, size_t j, T t, bool scaled) {
+/* load_f32, load_f64 */
+static inline T FN(load)(const T *z, size_t j, T t, bool scaled) {
   return scaled ? (T)(z[j] / t) : z[j];
 }
 
 /* The row max and the first index where it occurs. Starts at -inf and
    updates on x > m only, so NaN entries are skipped here; they are caught by
    the sum (finite m) or by classify (m = +inf). */
-static inline T SFX(row_max)(const T *z, size_t k, T t, bool scaled, size_t *jmax) {
+/* row_max_f32, row_max_f64 */
+static inline T FN(row_max)(const T *z, size_t k, T t, bool scaled, size_t *jmax) {
   T m = (T)-INFINITY;
   size_t arg = 0;
   for (size_t j = 0; j < k; j++) {
-    const T x = SFX(load)(z, j, t, scaled);
+    const T x = FN(load)(z, j, t, scaled);
     if (x > m) {
       m = x;
       arg = j;
@@ -56,13 +60,14 @@ static inline T SFX(row_max)(const T *z, size_t k, T t, bool scaled, size_t *jma
    m = +inf: count the +inf entries (the limit gives 1/count each), unless a
    NaN hides in the row. Only rows holding an infinity as max get the extra
    read. */
-static enum row_kind SFX(classify)(const T *z, size_t k, T t, bool scaled, double m,
+/* classify_f32, classify_f64 */
+static enum row_kind FN(classify)(const T *z, size_t k, T t, bool scaled, double m,
                                    size_t *count) {
   if (m == -INFINITY) return ROW_NAN;
   if (m != INFINITY) return ROW_FINITE;
   size_t c = 0;
   for (size_t j = 0; j < k; j++) {
-    const T x = SFX(load)(z, j, t, scaled);
+    const T x = FN(load)(z, j, t, scaled);
     if (isnan(x)) return ROW_NAN;
     if (x == (T)INFINITY) c++;
   }
@@ -70,12 +75,14 @@ static enum row_kind SFX(classify)(const T *z, size_t k, T t, bool scaled, doubl
   return ROW_POSINF;
 }
 
-static void SFX(fill_nan)(T *p, size_t k) {
+/* fill_nan_f32, fill_nan_f64 */
+static void FN(fill_nan)(T *p, size_t k) {
   for (size_t j = 0; j < k; j++) p[j] = (T)NAN;
 }
 
 /* Adds x to a sum of exponentials carried in double. */
-static inline void SFX(sum_add)(struct expsum *a, double x) {
+/* sum_add_f32, sum_add_f64 */
+static inline void FN(sum_add)(struct expsum *a, double x) {
 #if COMPENSATED
   /* Kahan summation: c is what the rounding of s added (s = sum + c). The
      terms are positive, so sum_value stays within about half an ulp for any
@@ -91,7 +98,8 @@ static inline void SFX(sum_add)(struct expsum *a, double x) {
 
 /* The value of the sum: Kahan's s still misses the rounding error c of its
    last addition (s = true sum + c). */
-static inline double SFX(sum_value)(const struct expsum *a) {
+/* sum_value_f32, sum_value_f64 */
+static inline double FN(sum_value)(const struct expsum *a) {
 #if COMPENSATED
   return a->s - a->c;
 #else
@@ -100,7 +108,8 @@ static inline double SFX(sum_value)(const struct expsum *a) {
 }
 
 /* Multiplies the sum by r (the online rescale). */
-static inline void SFX(sum_scale)(struct expsum *a, double r) {
+/* sum_scale_f32, sum_scale_f64 */
+static inline void FN(sum_scale)(struct expsum *a, double r) {
   a->s *= r;
 #if COMPENSATED
   a->c *= r;
@@ -108,7 +117,8 @@ static inline void SFX(sum_scale)(struct expsum *a, double r) {
 }
 
 /* exp(x - m) for x <= m, in double. */
-static inline double SFX(exp_diff)(double x, double m) {
+/* exp_diff_f32, exp_diff_f64 */
+static inline double FN(exp_diff)(double x, double m) {
   const double d = x - m;
   const double e = exp(d);
 #if COMPENSATED
@@ -130,16 +140,17 @@ static inline double SFX(exp_diff)(double x, double m) {
 /* rest = sum over j != skip of exp(z_j - m); when store != NULL also
    store[j] = (T)exp(z_j - m) for those j (store may equal z: element j is
    read before it is written). */
-static double SFX(sum_exp_except)(const T *z, size_t k, T t, bool scaled, double m,
+/* sum_exp_except_f32, sum_exp_except_f64 */
+static double FN(sum_exp_except)(const T *z, size_t k, T t, bool scaled, double m,
                                   size_t skip, T *store) {
   struct expsum acc = {0.0, 0.0};
   for (size_t j = 0; j < k; j++) {
     if (j == skip) continue;
-    const double e = SFX(exp_diff)((double)SFX(load)(z, j, t, scaled), m);
+    const double e = FN(exp_diff)((double)FN(load)(z, j, t, scaled), m);
     if (store != NULL) store[j] = (T)e;
-    SFX(sum_add)(&acc, e);
+    FN(sum_add)(&acc, e);
   }
-  return SFX(sum_value)(&acc);
+  return FN(sum_value)(&acc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -150,17 +161,18 @@ static double SFX(sum_exp_except)(const T *z, size_t k, T t, bool scaled, double
    scaled = false; the temperature kernel divides each z_j by t in the
    dtype every time it reads it (three reads, no buffer; the division is
    deterministic, so every read sees the same value). */
-static void SFX(softmax_row)(const T *z, T *p, size_t k, T t, bool scaled) {
+/* softmax_row_f32, softmax_row_f64 */
+static void FN(softmax_row)(const T *z, T *p, size_t k, T t, bool scaled) {
   size_t jmax = 0, count = 0;
-  const double m = (double)SFX(row_max)(z, k, t, scaled, &jmax);
-  switch (SFX(classify)(z, k, t, scaled, m, &count)) {
+  const double m = (double)FN(row_max)(z, k, t, scaled, &jmax);
+  switch (FN(classify)(z, k, t, scaled, m, &count)) {
   case ROW_NAN:
-    SFX(fill_nan)(p, k);
+    FN(fill_nan)(p, k);
     return;
   case ROW_POSINF: {
     const T share = (T)1 / (T)count;
     for (size_t j = 0; j < k; j++)
-      p[j] = SFX(load)(z, j, t, scaled) == (T)INFINITY ? share : (T)0;
+      p[j] = FN(load)(z, j, t, scaled) == (T)INFINITY ? share : (T)0;
     return;
   }
   case ROW_FINITE:
@@ -170,18 +182,20 @@ static void SFX(softmax_row)(const T *z, T *p, size_t k, T t, bool scaled) {
      then p_j = e_j / sum: a division, not a product with 1/sum, so each
      p_j takes one more rounding only (f32: e_j rounded to float, then the
      quotient rounded again, about 1.5 ulp at worst). */
-  const double rest = SFX(sum_exp_except)(z, k, t, scaled, m, jmax, p);
+  const double rest = FN(sum_exp_except)(z, k, t, scaled, m, jmax, p);
   p[jmax] = (T)1;
   const double sum = 1.0 + rest;
   for (size_t j = 0; j < k; j++) p[j] = (T)((double)p[j] / sum);
 }
 
-static void SFX(scalar_softmax)(const T *z, T *p, size_t n, size_t k) {
-  for (size_t i = 0; i < n; i++) SFX(softmax_row)(z + i * k, p + i * k, k, (T)1, false);
+/* scalar_softmax_f32, scalar_softmax_f64 */
+static void FN(scalar_softmax)(const T *z, T *p, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) FN(softmax_row)(z + i * k, p + i * k, k, (T)1, false);
 }
 
-static void SFX(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t) {
-  for (size_t i = 0; i < n; i++) SFX(softmax_row)(z + i * k, p + i * k, k, t, true);
+/* scalar_softmax_temperature_f32, scalar_softmax_temperature_f64 */
+static void FN(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t) {
+  for (size_t i = 0; i < n; i++) FN(softmax_row)(z + i * k, p + i * k, k, t, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -195,23 +209,24 @@ static void SFX(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k
    -inf, exp(-inf - -inf) would be NaN. A NaN entry fails x > m and makes s
    NaN, which no later rescale (NaN * 0) undoes. When m ends at +inf, s is
    meaningless and classify rereads the row. */
-static void SFX(softmax_online_row)(const T *z, T *p, size_t k) {
+/* softmax_online_row_f32, softmax_online_row_f64 */
+static void FN(softmax_online_row)(const T *z, T *p, size_t k) {
   double m = -INFINITY;
   struct expsum s = {0.0, 0.0};
   for (size_t j = 0; j < k; j++) {
     const double x = (double)z[j];
     if (x > m) {
-      SFX(sum_scale)(&s, SFX(exp_diff)(m, x));
-      SFX(sum_add)(&s, 1.0);
+      FN(sum_scale)(&s, FN(exp_diff)(m, x));
+      FN(sum_add)(&s, 1.0);
       m = x;
     } else if (x != -INFINITY) {
-      SFX(sum_add)(&s, SFX(exp_diff)(x, m));
+      FN(sum_add)(&s, FN(exp_diff)(x, m));
     }
   }
   size_t count = 0;
-  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  switch (FN(classify)(z, k, (T)1, false, m, &count)) {
   case ROW_NAN:
-    SFX(fill_nan)(p, k);
+    FN(fill_nan)(p, k);
     return;
   case ROW_POSINF: {
     const T share = (T)1 / (T)count;
@@ -221,12 +236,13 @@ static void SFX(softmax_online_row)(const T *z, T *p, size_t k) {
   case ROW_FINITE:
     break;
   }
-  const double sum = SFX(sum_value)(&s); /* NaN when the row holds a NaN */
-  for (size_t j = 0; j < k; j++) p[j] = (T)(SFX(exp_diff)((double)z[j], m) / sum);
+  const double sum = FN(sum_value)(&s); /* NaN when the row holds a NaN */
+  for (size_t j = 0; j < k; j++) p[j] = (T)(FN(exp_diff)((double)z[j], m) / sum);
 }
 
-static void SFX(scalar_softmax_online)(const T *z, T *p, size_t n, size_t k) {
-  for (size_t i = 0; i < n; i++) SFX(softmax_online_row)(z + i * k, p + i * k, k);
+/* scalar_softmax_online_f32, scalar_softmax_online_f64 */
+static void FN(scalar_softmax_online)(const T *z, T *p, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) FN(softmax_online_row)(z + i * k, p + i * k, k);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -235,12 +251,13 @@ static void SFX(scalar_softmax_online)(const T *z, T *p, size_t n, size_t k) {
 
 /* out_j = (z_j - m) - log(1 + rest). Both terms are <= 0, so nothing
    cancels; log1p keeps log(sum) exact when the row is nearly one-hot. */
-static void SFX(log_softmax_row)(const T *z, T *out, size_t k) {
+/* log_softmax_row_f32, log_softmax_row_f64 */
+static void FN(log_softmax_row)(const T *z, T *out, size_t k) {
   size_t jmax = 0, count = 0;
-  const double m = (double)SFX(row_max)(z, k, (T)1, false, &jmax);
-  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  const double m = (double)FN(row_max)(z, k, (T)1, false, &jmax);
+  switch (FN(classify)(z, k, (T)1, false, m, &count)) {
   case ROW_NAN:
-    SFX(fill_nan)(out, k);
+    FN(fill_nan)(out, k);
     return;
   case ROW_POSINF: {
     /* log(1/count); 0.0 - log(1) is +0, like the finite one-hot case */
@@ -251,12 +268,13 @@ static void SFX(log_softmax_row)(const T *z, T *out, size_t k) {
   case ROW_FINITE:
     break;
   }
-  const double log_sum = log1p(SFX(sum_exp_except)(z, k, (T)1, false, m, jmax, NULL));
+  const double log_sum = log1p(FN(sum_exp_except)(z, k, (T)1, false, m, jmax, NULL));
   for (size_t j = 0; j < k; j++) out[j] = (T)(((double)z[j] - m) - log_sum);
 }
 
-static void SFX(scalar_log_softmax)(const T *z, T *out, size_t n, size_t k) {
-  for (size_t i = 0; i < n; i++) SFX(log_softmax_row)(z + i * k, out + i * k, k);
+/* scalar_log_softmax_f32, scalar_log_softmax_f64 */
+static void FN(scalar_log_softmax)(const T *z, T *out, size_t n, size_t k) {
+  for (size_t i = 0; i < n; i++) FN(log_softmax_row)(z + i * k, out + i * k, k);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -267,13 +285,14 @@ static void SFX(scalar_log_softmax)(const T *z, T *out, size_t n, size_t k) {
    when g != NULL writes g_j = (p_j - [j == label]) * scale. g may equal z:
    z_label is read first, and each later pass reads z_j before writing g_j.
    The gradient of the mean CE is p - y (docs/MATH.md); scale is 1/n. */
-static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, double scale, T *g) {
+/* ce_logits_row_f32, ce_logits_row_f64 */
+static double FN(ce_logits_row)(const T *z, size_t label, size_t k, double scale, T *g) {
   const double zl = (double)z[label];
   size_t jmax = 0, count = 0;
-  const double m = (double)SFX(row_max)(z, k, (T)1, false, &jmax);
-  switch (SFX(classify)(z, k, (T)1, false, m, &count)) {
+  const double m = (double)FN(row_max)(z, k, (T)1, false, &jmax);
+  switch (FN(classify)(z, k, (T)1, false, m, &count)) {
   case ROW_NAN:
-    if (g != NULL) SFX(fill_nan)(g, k);
+    if (g != NULL) FN(fill_nan)(g, k);
     return NAN;
   case ROW_POSINF: {
     /* p = 1/count at the +inf entries and 0 elsewhere, so -log(p_label) is
@@ -290,14 +309,14 @@ static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, double scal
   case ROW_FINITE:
     break;
   }
-  const double rest = SFX(sum_exp_except)(z, k, (T)1, false, m, jmax, g);
+  const double rest = FN(sum_exp_except)(z, k, (T)1, false, m, jmax, g);
   const double sum = 1.0 + rest;
   if (g != NULL) {
     g[jmax] = (T)1; /* exp(z_jmax - m) */
     for (size_t j = 0; j < k; j++) g[j] = (T)((double)g[j] / sum * scale);
     /* p_label - 1 without cancellation: at the max it is -rest / sum;
        elsewhere p_label <= 1/2 and the subtraction is harmless. */
-    const double q = label == jmax ? -rest / sum : SFX(exp_diff)(zl, m) / sum - 1.0;
+    const double q = label == jmax ? -rest / sum : FN(exp_diff)(zl, m) / sum - 1.0;
     g[label] = (T)(q * scale);
   }
   /* lse - z_label = (m - z_label) + log(1 + rest): +inf at a -inf label,
@@ -305,12 +324,13 @@ static double SFX(ce_logits_row)(const T *z, size_t label, size_t k, double scal
   return (m - zl) + log1p(rest);
 }
 
-static double SFX(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
+/* scalar_ce_logits_f32, scalar_ce_logits_f64 */
+static double FN(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
                                     size_t k, T scale, T *g) {
   double total = 0.0;
   for (size_t i = 0; i < n; i++) {
     const double wi = w != NULL ? (double)w[i] : 1.0;
-    const double ce = SFX(ce_logits_row)(z + i * k, (size_t)labels[i], k, (double)scale * wi,
+    const double ce = FN(ce_logits_row)(z + i * k, (size_t)labels[i], k, (double)scale * wi,
                                          g != NULL ? g + i * k : NULL);
     if (wi != 0.0) total += wi * ce;
   }
@@ -319,7 +339,8 @@ static double SFX(scalar_ce_logits)(const T *z, const int32_t *labels, const T *
 
 /* The seed's formula as written: -sum y log(p + 1e-15) over the entries with
    y != 0, in double. NaN in p or y, or p < -1e-15, gives NaN. */
-static double SFX(scalar_ce_prob)(const T *p, const T *y, size_t n, size_t k) {
+/* scalar_ce_prob_f32, scalar_ce_prob_f64 */
+static double FN(scalar_ce_prob)(const T *p, const T *y, size_t n, size_t k) {
   double acc = 0.0;
   const size_t len = n * k;
   for (size_t i = 0; i < len; i++) {
@@ -335,7 +356,8 @@ static double SFX(scalar_ce_prob)(const T *p, const T *y, size_t n, size_t k) {
 
 /* labels[i] = first index of the row max (ties: the first wins);
    -1 when the row holds a NaN. */
-static void SFX(scalar_argmax_rows)(const T *p, size_t n, size_t k, int32_t *labels) {
+/* scalar_argmax_rows_f32, scalar_argmax_rows_f64 */
+static void FN(scalar_argmax_rows)(const T *p, size_t n, size_t k, int32_t *labels) {
   for (size_t i = 0; i < n; i++) {
     const T *row = p + i * k;
     int32_t best = 0;
@@ -353,7 +375,8 @@ static void SFX(scalar_argmax_rows)(const T *p, size_t n, size_t k, int32_t *lab
 /* Z = X W + b. For each row i, Z_i starts at b and adds X_if * W_f for
    f = 0..d-1: the inner loop runs over the contiguous rows of Z and W.
    Accumulated in the dtype, in this fixed order. */
-static void SFX(scalar_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n,
+/* scalar_linear_forward_f32, scalar_linear_forward_f64 */
+static void FN(scalar_linear_forward)(const T *X, const T *W, const T *b, T *Z, size_t n,
                                        size_t d, size_t k) {
   for (size_t i = 0; i < n; i++) {
     T *zi = Z + i * k;
@@ -368,7 +391,8 @@ static void SFX(scalar_linear_forward)(const T *X, const T *W, const T *b, T *Z,
 
 /* dW = X^T G (or dW += X^T G): row i of X scales row i of G into every row
    f of dW. Accumulated in the dtype over i = 0..n-1. */
-static void SFX(scalar_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
+/* scalar_xt_g_f32, scalar_xt_g_f64 */
+static void FN(scalar_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k,
                              bool accumulate) {
   if (!accumulate)
     for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
@@ -383,18 +407,21 @@ static void SFX(scalar_xt_g)(const T *X, const T *G, T *dW, size_t n, size_t d, 
 }
 
 /* db = sum over rows of G (or db += ...), in the dtype. */
-static void SFX(scalar_colsum)(const T *G, T *db, size_t n, size_t k, bool accumulate) {
+/* scalar_colsum_f32, scalar_colsum_f64 */
+static void FN(scalar_colsum)(const T *G, T *db, size_t n, size_t k, bool accumulate) {
   if (!accumulate)
     for (size_t j = 0; j < k; j++) db[j] = (T)0;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < k; j++) db[j] += G[i * k + j];
 }
 
-static void SFX(scalar_axpy)(size_t len, T a, const T *x, T *y) {
+/* scalar_axpy_f32, scalar_axpy_f64 */
+static void FN(scalar_axpy)(size_t len, T a, const T *x, T *y) {
   for (size_t i = 0; i < len; i++) y[i] += a * x[i];
 }
 
-static void SFX(scalar_momentum_step)(size_t len, double lr, double mu, bool nesterov,
+/* scalar_momentum_step_f32, scalar_momentum_step_f64 */
+static void FN(scalar_momentum_step)(size_t len, double lr, double mu, bool nesterov,
                                       const T *g, T *v, T *p) {
   for (size_t i = 0; i < len; i++) {
     const double vi = mu * (double)v[i] + (double)g[i];
@@ -403,7 +430,8 @@ static void SFX(scalar_momentum_step)(size_t len, double lr, double mu, bool nes
   }
 }
 
-static void SFX(scalar_adam_step)(size_t len, double lr, double b1, double b2, double eps,
+/* scalar_adam_step_f32, scalar_adam_step_f64 */
+static void FN(scalar_adam_step)(size_t len, double lr, double b1, double b2, double eps,
                                   double bc1, double sbc2, const T *g, T *m, T *v, T *p) {
   const double step = lr / bc1;
   for (size_t i = 0; i < len; i++) {
@@ -416,22 +444,26 @@ static void SFX(scalar_adam_step)(size_t len, double lr, double b1, double b2, d
   }
 }
 
-static double SFX(scalar_dot)(const T *x, const T *y, size_t len) {
+/* scalar_dot_f32, scalar_dot_f64 */
+static double FN(scalar_dot)(const T *x, const T *y, size_t len) {
   double acc = 0.0;
   for (size_t i = 0; i < len; i++) acc += (double)x[i] * (double)y[i];
   return acc;
 }
 
-static double SFX(scalar_sumsq)(const T *x, size_t len) { return SFX(scalar_dot)(x, x, len); }
+/* scalar_sumsq_f32, scalar_sumsq_f64 */
+static double FN(scalar_sumsq)(const T *x, size_t len) { return FN(scalar_dot)(x, x, len); }
 
-static bool SFX(scalar_all_finite)(const T *x, size_t len) {
+/* scalar_all_finite_f32, scalar_all_finite_f64 */
+static bool FN(scalar_all_finite)(const T *x, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (!isfinite(x[i])) return false;
   return true;
 }
 
 /* Column means, then population deviations about them, in double. */
-static void SFX(scalar_col_mean_std)(const T *X, size_t n, size_t d, double *mean, double *sd) {
+/* scalar_col_mean_std_f32, scalar_col_mean_std_f64 */
+static void FN(scalar_col_mean_std)(const T *X, size_t n, size_t d, double *mean, double *sd) {
   for (size_t f = 0; f < d; f++) mean[f] = sd[f] = 0.0;
   for (size_t i = 0; i < n; i++)
     for (size_t f = 0; f < d; f++) mean[f] += (double)X[i * d + f];
@@ -445,30 +477,34 @@ static void SFX(scalar_col_mean_std)(const T *X, size_t n, size_t d, double *mea
 }
 
 /* Xs = (X - mean) / scale per feature, in double, rounded once. */
-static void SFX(scalar_standardize)(const T *X, const double *mean, const double *scale, T *Xs,
+/* scalar_standardize_f32, scalar_standardize_f64 */
+static void FN(scalar_standardize)(const T *X, const double *mean, const double *scale, T *Xs,
                                     size_t n, size_t d) {
   for (size_t i = 0; i < n; i++)
     for (size_t f = 0; f < d; f++)
       Xs[i * d + f] = (T)(((double)X[i * d + f] - mean[f]) / scale[f]);
 }
 
-static void SFX(install)(struct SFX(smr_kernels) *t) {
-  t->softmax = SFX(scalar_softmax);
-  t->softmax_online = SFX(scalar_softmax_online);
-  t->softmax_temperature = SFX(scalar_softmax_temperature);
-  t->log_softmax = SFX(scalar_log_softmax);
-  t->ce_logits = SFX(scalar_ce_logits);
-  t->ce_prob = SFX(scalar_ce_prob);
-  t->argmax_rows = SFX(scalar_argmax_rows);
-  t->linear_forward = SFX(scalar_linear_forward);
-  t->xt_g = SFX(scalar_xt_g);
-  t->colsum = SFX(scalar_colsum);
-  t->axpy = SFX(scalar_axpy);
-  t->momentum_step = SFX(scalar_momentum_step);
-  t->adam_step = SFX(scalar_adam_step);
-  t->sumsq = SFX(scalar_sumsq);
-  t->dot = SFX(scalar_dot);
-  t->all_finite = SFX(scalar_all_finite);
-  t->col_mean_std = SFX(scalar_col_mean_std);
-  t->standardize = SFX(scalar_standardize);
+/* install_f32, install_f64 */
+static void FN(install)(struct FN(smr_kernels) *t) {
+  t->softmax = FN(scalar_softmax);
+  t->softmax_online = FN(scalar_softmax_online);
+  t->softmax_temperature = FN(scalar_softmax_temperature);
+  t->log_softmax = FN(scalar_log_softmax);
+  t->ce_logits = FN(scalar_ce_logits);
+  t->ce_prob = FN(scalar_ce_prob);
+  t->argmax_rows = FN(scalar_argmax_rows);
+  t->linear_forward = FN(scalar_linear_forward);
+  t->xt_g = FN(scalar_xt_g);
+  t->colsum = FN(scalar_colsum);
+  t->axpy = FN(scalar_axpy);
+  t->momentum_step = FN(scalar_momentum_step);
+  t->adam_step = FN(scalar_adam_step);
+  t->sumsq = FN(scalar_sumsq);
+  t->dot = FN(scalar_dot);
+  t->all_finite = FN(scalar_all_finite);
+  t->col_mean_std = FN(scalar_col_mean_std);
+  t->standardize = FN(scalar_standardize);
 }
+
+#undef FN

@@ -46,10 +46,12 @@ typedef struct {
   int32_t *yb;
 } FN(fit_ctx);
 
+/* fit_min_f32, fit_min_f64 */
 static size_t FN(fit_min)(size_t a, size_t b) { return a < b ? a : b; }
 
 /* A context for batches of at most bs rows: the workspace holds a row block
    of at most o->workspace_bytes (at least one row). Buffers start NULL. */
+/* ctx_make_f32, ctx_make_f64 */
 static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, const smr_model *m,
                                 const smr_fit_options *o, size_t bs) {
   FN(fit_ctx) c;
@@ -87,6 +89,7 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, const smr_model *m,
 
 /* The workspace Z and the per-task sums; false: out of memory (free with
    ctx_free_buffers either way). */
+/* ctx_buffers_f32, ctx_buffers_f64 */
 static bool FN(ctx_buffers)(FN(fit_ctx) *c) {
   c->Z = smr_malloc_n(c->zrows * c->k, sizeof(T));
   c->wce = smr_malloc_n(c->wave, sizeof(double));
@@ -94,6 +97,7 @@ static bool FN(ctx_buffers)(FN(fit_ctx) *c) {
   return c->Z != NULL && c->wce != NULL && c->wdb != NULL;
 }
 
+/* ctx_free_buffers_f32, ctx_free_buffers_f64 */
 static void FN(ctx_free_buffers)(FN(fit_ctx) *c) {
   free(c->Z);
   free(c->wce);
@@ -112,6 +116,7 @@ typedef struct {
   bool grad;
 } FN(ce_wave);
 
+/* ce_task_f32, ce_task_f64 */
 static void FN(ce_task)(void *arg, size_t t) {
   const FN(ce_wave) *j = arg;
   const FN(fit_ctx) *c = j->c;
@@ -131,6 +136,7 @@ static void FN(ce_task)(void *arg, size_t t) {
    *ce and db in task order. Blocks are whole tasks (ctx_make), so the
    result is the same for any block size and any thread count, on one
    thread too. */
+/* ce_block_f32, ce_block_f64 */
 static void FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, size_t rows, T scale,
                          bool grad, bool accumulate, double *ce) {
   const size_t ntasks = (rows + c->crows - 1) / c->crows;
@@ -152,12 +158,14 @@ static void FN(ce_block)(const FN(fit_ctx) *c, const int32_t *y, const T *w, siz
 }
 
 /* (l2/2) ||W||^2, the penalty of the objective (bias unpenalized). */
+/* l2_term_f32, l2_term_f64 */
 static double FN(l2_term)(const FN(fit_ctx) *c) {
   return c->l2 > 0.0 ? 0.5 * c->l2 * c->kt->sumsq(c->W, c->dk) : 0.0;
 }
 
 /* sum_i w_i CE_i of the current parameters on n rows (w NULL: all 1), in
    blocks of zrows. */
+/* ce_sum_f32, ce_sum_f64 */
 static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
                          size_t n) {
   double s = 0.0;
@@ -182,6 +190,7 @@ static double FN(ce_sum)(const FN(fit_ctx) *c, const T *X, const int32_t *y, con
    finite has finite rows, and X is read only behind a block that is not
    (finite rows can overflow). A bad row sets base.data_bad and ends the evaluation
    (NaN), before any parameter has changed. */
+/* objective_grad_f32, objective_grad_f64 */
 static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, const T *w,
                                  size_t nb) {
   const KTABLE *kt = c->kt;
@@ -208,6 +217,7 @@ static double FN(objective_grad)(FN(fit_ctx) *c, const T *X, const int32_t *y, c
 /* Population mean and standard deviation per feature of the nt training
    rows Xt (through the table), turned into a standardization: scale 1 where
    the deviation is 0 or not finite. False when a mean is not finite. */
+/* feature_stats_f32, feature_stats_f64 */
 static bool FN(feature_stats)(const KTABLE *kt, const T *Xt, size_t nt, size_t d, double *mean,
                               double *scale) {
   kt->col_mean_std(Xt, nt, d, mean, scale);
@@ -221,6 +231,7 @@ static bool FN(feature_stats)(const KTABLE *kt, const T *Xt, size_t nt, size_t d
 
 /* Splits X into training rows (Xt, yt) and held-out rows (Xv, yv) by mask,
    keeping the original order. */
+/* split_rows_f32, split_rows_f64 */
 static void FN(split_rows)(const T *X, const int32_t *y, size_t n, size_t d,
                            const unsigned char *mask, T *Xt, int32_t *yt, T *Xv, int32_t *yv) {
   size_t it = 0, iv = 0;
@@ -237,6 +248,7 @@ static void FN(split_rows)(const T *X, const int32_t *y, size_t n, size_t d,
 
 /* Copies rows perm[0..rows) of (X, y, w) into the batch buffers (w and wb
    NULL without weights). */
+/* gather_rows_f32, gather_rows_f64 */
 static void FN(gather_rows)(const T *X, const int32_t *y, const T *w, size_t d,
                             const size_t *perm, size_t rows, T *Xb, int32_t *yb, T *wb) {
   for (size_t i = 0; i < rows; i++) {
@@ -249,6 +261,7 @@ static void FN(gather_rows)(const T *X, const int32_t *y, const T *w, size_t d,
 /* The weight of each training row (nt rows, labels yt): the sample weight
    (sw: of the rows given to fit, mask marking the held-out ones, or NULL)
    times the class weight of its label. False when the weights sum to 0. */
+/* row_weights_f32, row_weights_f64 */
 static bool FN(row_weights)(const smr_fit_options *o, const double *sw, const unsigned char *mask,
                             size_t n, const int32_t *yt, size_t nt, size_t k, size_t *count,
                             T *wt) {
@@ -278,6 +291,7 @@ static bool FN(row_weights)(const smr_fit_options *o, const double *sw, const un
 
 /* ---- the smr_objective methods (objective.h) ---- */
 
+/* dense_evaluate_f32, dense_evaluate_f64 */
 static double FN(dense_evaluate)(smr_objective *obj, size_t batch) {
   FN(fit_ctx) *c = (FN(fit_ctx) *)obj;
   if (batch == SMR_BATCH_ALL) return FN(objective_grad)(c, c->Xt, c->yt, c->wt, c->nt);
@@ -293,11 +307,13 @@ static double FN(dense_evaluate)(smr_objective *obj, size_t batch) {
   return FN(objective_grad)(c, xb, ybp, wbp, rows);
 }
 
+/* dense_shuffle_f32, dense_shuffle_f64 */
 static void FN(dense_shuffle)(smr_objective *obj) {
   FN(fit_ctx) *c = (FN(fit_ctx) *)obj;
   smr_train_shuffle(c->rng, c->perm, c->nt);
 }
 
+/* dense_holdout_f32, dense_holdout_f64 */
 static double FN(dense_holdout)(smr_objective *obj) {
   FN(fit_ctx) *c = (FN(fit_ctx) *)obj;
   return FN(ce_sum)(c, c->Xv, c->yv, NULL, c->nv) / (double)c->nv;
@@ -313,6 +329,7 @@ typedef struct {
   double *mean, *scale;
 } FN(fit_bufs);
 
+/* bufs_free_f32, bufs_free_f64 */
 static void FN(bufs_free)(FN(fit_bufs) *B) {
   free(B->Xt_own);
   free(B->Xv);
@@ -332,6 +349,7 @@ static void FN(bufs_free)(FN(fit_bufs) *B) {
 
 /* The buffers for n rows of which nv are held out, batches of bs of the nt
    training rows; false: out of memory (free with bufs_free either way). */
+/* bufs_alloc_f32, bufs_alloc_f64 */
 static bool FN(bufs_alloc)(FN(fit_bufs) *B, const smr_fit_options *o, const smr_model *m,
                            size_t n, size_t nv, size_t bs, bool gather) {
   const size_t d = m->d, k = m->k, nt = n - nv;
@@ -371,6 +389,7 @@ static bool FN(bufs_alloc)(FN(fit_bufs) *B, const smr_fit_options *o, const smr_
    the statistics of the training rows (o->standardize: into B->mean,
    B->scale) or the model's; the weights. SMR_EINVAL when the training
    rows weigh nothing, SMR_ENONFINITE when a mean is not finite. */
+/* prepare_rows_f32, prepare_rows_f64 */
 static smr_status FN(prepare_rows)(FN(fit_ctx) *c, FN(fit_bufs) *B, const smr_model *m,
                                    const T *X, const int32_t *labels, size_t n, size_t nv,
                                    smr_rng *rng) {
@@ -414,6 +433,7 @@ static smr_status FN(prepare_rows)(FN(fit_ctx) *c, FN(fit_bufs) *B, const smr_mo
 
 /* c as the objective of a fit of m over its prepared rows (theta: the
    model's W then b). */
+/* objective_init_f32, objective_init_f64 */
 static void FN(objective_init)(FN(fit_ctx) *c, FN(fit_bufs) *B, smr_model *m,
                                const struct smr_kernels *tables, size_t bs, bool gather,
                                smr_rng *rng) {
