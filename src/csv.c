@@ -41,71 +41,26 @@
  * order.
  */
 #include "internal.h"
-#include <float.h>
 #include "smr_config.h"
+#include "dataset.h"
+#include "text_source.h"
+
+#include <float.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#if SMR_HAVE_ZLIB
-#include <zlib.h>
-#endif
 
-struct smr_dataset {
-  size_t n, d, k;         /* k = 0 without labels */
-  double *X;              /* n x d */
-  int32_t *labels;        /* n, or NULL */
-  char **feature_names;   /* d */
-  char **class_names;     /* k, or NULL for integer labels */
-};
 
 bool smr_has_zlib(void) { return SMR_HAVE_ZLIB != 0; }
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
-
-static const char *display_name(const char *name) { return name != NULL ? name : "<memory>"; }
-
-#if defined(__GNUC__)
-#define SMR_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define SMR_PRINTF(f, a)
-#endif
-
-static smr_status fail(smr_error_detail *err, const char *name, smr_status s, size_t line,
-                       size_t column, const char *fmt, ...) SMR_PRINTF(6, 7);
-
-/* Sets err to "NAME:LINE:COL: what" and returns s. */
-static smr_status fail(smr_error_detail *err, const char *name, smr_status s, size_t line,
-                       size_t column, const char *fmt, ...) {
-  if (err == NULL) return s;
-  char what[200];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  name = display_name(name);
-  if (line == 0)
-    smr_set_error(err, 0, 0, "%s: %s", name, what);
-  else if (column == 0)
-    smr_set_error(err, line, 0, "%s:%zu: %s", name, line, what);
-  else
-    smr_set_error(err, line, column, "%s:%zu:%zu: %s", name, line, column, what);
-  return s;
-}
-
-/* Thread-safe strerror (the XSI strerror_r under _POSIX_C_SOURCE). */
-static void errno_text(int e, char *buf, size_t size) {
-  if (strerror_r(e, buf, size) != 0) snprintf(buf, size, "error %d", e);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Growable arrays                                                           */
@@ -142,12 +97,6 @@ static char *copy_string(const char *s, size_t len) {
     c[len] = '\0';
   }
   return c;
-}
-
-static void free_strings(char **v, size_t count) {
-  if (v == NULL) return;
-  for (size_t i = 0; i < count; i++) free(v[i]);
-  free(v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -204,14 +153,14 @@ static smr_status read_quoted(csv_reader *r, size_t *pi, size_t column) {
       i++;
     }
     smr_status st = field_append(r, r->t + start, i - start);
-    if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "field too large");
+    if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->field_line, column, "field too large");
     if (i == r->len)
-      return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "unterminated quoted field");
+      return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "unterminated quoted field");
     if (r->t[i] == '\0')
-      return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "NUL byte");
+      return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "NUL byte");
     if (i + 1 < r->len && r->t[i + 1] == '"') { /* "" -> " */
       st = field_append(r, "\"", 1);
-      if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "field too large");
+      if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->field_line, column, "field too large");
       i += 2;
       continue;
     }
@@ -228,7 +177,7 @@ static smr_status read_field(csv_reader *r, size_t column, bool *last) {
   r->field_len = 0;
   r->field_line = r->line;
   smr_status st = field_append(r, "", 0); /* ensures a NUL-terminated buffer */
-  if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "out of memory");
+  if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->field_line, column, "out of memory");
   while (i < r->len && is_space(r, t[i])) i++;
   if (i < r->len && t[i] == '"') {
     st = read_quoted(r, &i, column);
@@ -236,23 +185,23 @@ static smr_status read_field(csv_reader *r, size_t column, bool *last) {
     while (i < r->len && is_space(r, t[i])) i++;
     if (i < r->len && t[i] == '\r' && (i + 1 == r->len || t[i + 1] == '\n')) i++;
     if (i < r->len && t[i] != '\n' && t[i] != r->delim)
-      return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column,
+      return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column,
                   "unexpected character after closing quote");
   } else {
     size_t start = i;
     while (i < r->len && t[i] != r->delim && t[i] != '\n') {
       if (t[i] == '"')
-        return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column,
+        return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column,
                     "quote inside an unquoted field");
       if (t[i] == '\0')
-        return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "NUL byte");
+        return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "NUL byte");
       i++;
     }
     size_t stop = i;
     if ((i == r->len || t[i] == '\n') && stop > start && t[stop - 1] == '\r') stop--;
     while (stop > start && is_space(r, t[stop - 1])) stop--;
     st = field_append(r, t + start, stop - start);
-    if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "field too large");
+    if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->field_line, column, "field too large");
   }
   if (i == r->len) {
     *last = true;
@@ -297,16 +246,16 @@ static smr_status parse_feature(csv_reader *r, size_t column, double *out) {
     len--;
   }
   while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
-  if (len == 0) return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "empty field");
+  if (len == 0) return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "empty field");
   s[len] = '\0'; /* the field buffer is ours; this only cuts trailing blanks */
   char *end = NULL;
   double v = strtod(s, &end);
   int shown = len > 40 ? 40 : (int)len;
   if (is_c_space(s[0]) || end != s + len)
-    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "not a number: '%.*s'", shown,
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "not a number: '%.*s'", shown,
                 s);
   if (!isfinite(v))
-    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "non-finite value '%.*s'",
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "non-finite value '%.*s'",
                 shown, s);
   *out = v;
   return SMR_OK;
@@ -454,7 +403,7 @@ static smr_status read_header(csv_parse *p) {
   while (r->pos < r->len && skip_blank_line(r)) {
   }
   if (r->pos == r->len)
-    return fail(r->err, r->name, SMR_EFORMAT, r->line, 0, "no header row");
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->line, 0, "no header row");
   p->header_line = r->line;
   const bool absent = opt->header == SMR_CSV_HEADER_ABSENT;
   const size_t pos0 = r->pos, line0 = r->line;
@@ -464,21 +413,21 @@ static smr_status read_header(csv_parse *p) {
     if (st != SMR_OK) return st;
     st = reserve((void **)&p->header, &p->header_cap, p->ncols + 1, sizeof(char *));
     if (st != SMR_OK)
-      return fail(r->err, r->name, st, r->field_line, p->ncols + 1, "too many columns");
+      return smr_fail_at(r->err, r->name, st, r->field_line, p->ncols + 1, "too many columns");
     if (all_numbers && !field_is_number(r->field, r->field_len)) all_numbers = false;
     char num[24];
     if (absent) snprintf(num, sizeof num, "%zu", p->ncols + 1);
     p->header[p->ncols] = absent ? copy_string(num, strlen(num))
                                  : copy_string(r->field, r->field_len);
     if (p->header[p->ncols] == NULL)
-      return fail(r->err, r->name, SMR_ENOMEM, r->field_line, p->ncols + 1, "out of memory");
+      return smr_fail_at(r->err, r->name, SMR_ENOMEM, r->field_line, p->ncols + 1, "out of memory");
     p->ncols++;
   }
   if (absent) {
     r->pos = pos0; /* the record is data: read it again */
     r->line = line0;
   } else if (all_numbers && opt->header != SMR_CSV_HEADER_PRESENT) {
-    return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
                 "the first line holds only numbers: data, not a header? Say which "
                 "(smr_csv_options.header; smr: --no-header or --header)");
   }
@@ -488,7 +437,7 @@ static smr_status read_header(csv_parse *p) {
       for (size_t j = 0; j < p->ncols && p->label_col == SIZE_MAX; j++)
         if (strcmp(p->header[j], opt->label_column) == 0) p->label_col = j;
       if (p->label_col == SIZE_MAX)
-        return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
+        return smr_fail_at(r->err, r->name, SMR_EFORMAT, p->header_line, 0,
                     absent ? "label column %.60s: no such column number"
                            : "label column '%.60s' not found in the header",
                     opt->label_column);
@@ -498,7 +447,7 @@ static smr_status read_header(csv_parse *p) {
   }
   p->d = p->ncols - (p->label_col != SIZE_MAX ? 1 : 0);
   if (p->d == 0)
-    return fail(r->err, r->name, SMR_EFORMAT, p->header_line, 0, "no feature columns");
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, p->header_line, 0, "no feature columns");
   p->header_done = true;
   return SMR_OK;
 }
@@ -507,24 +456,24 @@ static smr_status store_label(csv_parse *p, size_t column) {
   csv_reader *r = &p->r;
   const char *s = r->field; /* exact field content (no NUL inside) */
   size_t len = r->field_len;
-  if (len == 0) return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column, "empty field");
+  if (len == 0) return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column, "empty field");
   if (len > SMR_MAX_NAME_LEN)
-    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, column,
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, column,
                 "label longer than %d bytes", SMR_MAX_NAME_LEN);
   if (p->lookup != NULL) {
     size_t idx;
     char canon[SMR_MAX_NAME_LEN + 2];
     if (!lookup_name(p->lookup, p->lookup_count, s, &idx) &&
         !(canonical_int(s, len, canon) && lookup_name(p->lookup, p->lookup_count, canon, &idx)))
-      return fail(r->err, r->name, SMR_ERANGE, r->field_line, column, "unknown class name '%.60s'",
+      return smr_fail_at(r->err, r->name, SMR_ERANGE, r->field_line, column, "unknown class name '%.60s'",
                   s);
     p->labels[p->n] = (int32_t)idx;
     return SMR_OK;
   }
   if (len + 1 > SIZE_MAX - p->arena_len)
-    return fail(r->err, r->name, SMR_EOVERFLOW, r->field_line, column, "labels too large");
+    return smr_fail_at(r->err, r->name, SMR_EOVERFLOW, r->field_line, column, "labels too large");
   smr_status st = reserve((void **)&p->arena, &p->arena_cap, p->arena_len + len + 1, 1);
-  if (st != SMR_OK) return fail(r->err, r->name, st, r->field_line, column, "labels too large");
+  if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->field_line, column, "labels too large");
   char *dst = p->arena + p->arena_len;
   /* the text as read; its canonical form (never longer) replaces it at the
      end if every label is an integer */
@@ -543,16 +492,16 @@ static smr_status grow_rows(csv_parse *p) {
   while (ncap <= p->n) ncap = ncap > SIZE_MAX / 2 ? p->n + 1 : ncap * 2;
   size_t bytes;
   if (!smr_mul_ok(ncap, p->d, &bytes) || !smr_mul_ok(bytes, sizeof(double), &bytes))
-    return fail(r->err, r->name, SMR_EOVERFLOW, r->line, 0, "too many rows");
+    return smr_fail_at(r->err, r->name, SMR_EOVERFLOW, r->line, 0, "too many rows");
   double *X = realloc(p->X, bytes);
-  if (X == NULL) return fail(r->err, r->name, SMR_ENOMEM, r->line, 0, "out of memory");
+  if (X == NULL) return smr_fail_at(r->err, r->name, SMR_ENOMEM, r->line, 0, "out of memory");
   p->X = X;
   if (p->label_col != SIZE_MAX) {
     size_t l_cap = p->rows_cap, o_cap = p->rows_cap;
     smr_status st = reserve((void **)&p->labels, &l_cap, ncap, sizeof(int32_t));
     if (st == SMR_OK && p->lookup == NULL)
       st = reserve((void **)&p->label_off, &o_cap, ncap, sizeof(size_t));
-    if (st != SMR_OK) return fail(r->err, r->name, st, r->line, 0, "too many rows");
+    if (st != SMR_OK) return smr_fail_at(r->err, r->name, st, r->line, 0, "too many rows");
   }
   p->rows_cap = ncap;
   return SMR_OK;
@@ -574,7 +523,7 @@ static smr_status read_row(csv_parse *p) {
         st = skip_record(r, &got);
         if (st != SMR_OK) return st;
       }
-      return fail(r->err, r->name, SMR_EFORMAT, line, col + 1, "expected %zu fields, got %zu",
+      return smr_fail_at(r->err, r->name, SMR_EFORMAT, line, col + 1, "expected %zu fields, got %zu",
                   p->ncols, got);
     }
     if (col == p->label_col)
@@ -585,7 +534,7 @@ static smr_status read_row(csv_parse *p) {
     col++;
   }
   if (col < p->ncols)
-    return fail(r->err, r->name, SMR_EFORMAT, r->field_line, col + 1,
+    return smr_fail_at(r->err, r->name, SMR_EFORMAT, r->field_line, col + 1,
                 "expected %zu fields, got %zu", p->ncols, col);
   p->n++;
   return SMR_OK;
@@ -599,9 +548,9 @@ static smr_status finish_labels(csv_parse *p, size_t *k, char ***names) {
   csv_reader *r = &p->r;
   size_t bytes;
   if (!smr_mul_ok(p->n, sizeof(name_ref), &bytes))
-    return fail(r->err, r->name, SMR_EOVERFLOW, 0, 0, "too many rows");
+    return smr_fail_at(r->err, r->name, SMR_EOVERFLOW, 0, 0, "too many rows");
   name_ref *v = malloc(bytes);
-  if (v == NULL) return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
+  if (v == NULL) return smr_fail_at(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
   for (size_t i = 0; i < p->n; i++) {
     char *t = p->arena + p->label_off[i];
     if (p->all_int) (void)canonical_int(t, strlen(t), t); /* in place */
@@ -614,21 +563,21 @@ static smr_status finish_labels(csv_parse *p, size_t *k, char ***names) {
     if (i == 0 || strcmp(v[i - 1].s, v[i].s) != 0) count++;
   if (count > (size_t)INT32_MAX) {
     free(v);
-    return fail(r->err, r->name, SMR_ERANGE, 0, 0, "too many distinct labels");
+    return smr_fail_at(r->err, r->name, SMR_ERANGE, 0, 0, "too many distinct labels");
   }
   char **out = calloc(count, sizeof(char *));
   if (out == NULL) {
     free(v);
-    return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
+    return smr_fail_at(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
   }
   size_t c = 0;
   for (size_t i = 0; i < p->n; i++) {
     if (i == 0 || strcmp(v[i - 1].s, v[i].s) != 0) {
       out[c] = copy_string(v[i].s, strlen(v[i].s));
       if (out[c] == NULL) {
-        free_strings(out, count);
+        smr_free_strings(out, count);
         free(v);
-        return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
+        return smr_fail_at(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
       }
       c++;
     }
@@ -646,7 +595,7 @@ static smr_status copy_names(const char *const *src, size_t count, char ***out) 
   for (size_t i = 0; i < count; i++) {
     v[i] = copy_string(src[i], strlen(src[i]));
     if (v[i] == NULL) {
-      free_strings(v, count);
+      smr_free_strings(v, count);
       return SMR_ENOMEM;
     }
   }
@@ -657,7 +606,7 @@ static smr_status copy_names(const char *const *src, size_t count, char ***out) 
 static smr_status build_dataset(csv_parse *p, smr_dataset **out) {
   csv_reader *r = &p->r;
   smr_dataset *ds = calloc(1, sizeof *ds);
-  if (ds == NULL) return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
+  if (ds == NULL) return smr_fail_at(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
   ds->n = p->n;
   ds->d = p->d;
   smr_status st = SMR_OK;
@@ -665,7 +614,7 @@ static smr_status build_dataset(csv_parse *p, smr_dataset **out) {
     if (p->lookup != NULL) {
       ds->k = p->opt->num_class_names;
       st = copy_names(p->opt->class_names, ds->k, &ds->class_names);
-      if (st != SMR_OK) st = fail(r->err, r->name, st, 0, 0, "out of memory");
+      if (st != SMR_OK) st = smr_fail_at(r->err, r->name, st, 0, 0, "out of memory");
     } else {
       st = finish_labels(p, &ds->k, &ds->class_names);
     }
@@ -678,7 +627,7 @@ static smr_status build_dataset(csv_parse *p, smr_dataset **out) {
   ds->feature_names = calloc(p->d, sizeof(char *));
   if (ds->feature_names == NULL) {
     smr_dataset_free(ds);
-    return fail(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
+    return smr_fail_at(r->err, r->name, SMR_ENOMEM, 0, 0, "out of memory");
   }
   size_t f = 0;
   for (size_t j = 0; j < p->ncols; j++) {
@@ -704,15 +653,15 @@ static smr_status check_options(const smr_csv_options *opt, const char *name,
                                 smr_error_detail *err) {
   char c = opt->delimiter;
   if (c == '"' || c == '\n' || c == '\r')
-    return fail(err, name, SMR_EINVAL, 0, 0, "invalid delimiter");
+    return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "invalid delimiter");
   if ((unsigned)opt->header > (unsigned)SMR_CSV_HEADER_ABSENT)
-    return fail(err, name, SMR_EINVAL, 0, 0, "invalid header option");
+    return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "invalid header option");
   if (!opt->no_labels && opt->class_names != NULL) {
     if (opt->num_class_names == 0 || opt->num_class_names > (size_t)INT32_MAX)
-      return fail(err, name, SMR_EINVAL, 0, 0, "invalid number of class names");
+      return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "invalid number of class names");
     for (size_t i = 0; i < opt->num_class_names; i++)
       if (opt->class_names[i] == NULL)
-        return fail(err, name, SMR_EINVAL, 0, 0, "class name %zu is NULL", i);
+        return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "class name %zu is NULL", i);
   }
   return SMR_OK;
 }
@@ -763,7 +712,7 @@ static smr_status parse_begin(csv_parse *p, const char *name, const smr_csv_opti
   if (!opt->no_labels && opt->class_names != NULL) {
     smr_status st = build_lookup(opt->class_names, opt->num_class_names, &p->lookup,
                                  &p->lookup_count);
-    if (st != SMR_OK) return fail(err, name, st, 0, 0, "out of memory");
+    if (st != SMR_OK) return smr_fail_at(err, name, st, 0, 0, "out of memory");
   }
   return SMR_OK;
 }
@@ -771,11 +720,11 @@ static smr_status parse_begin(csv_parse *p, const char *name, const smr_csv_opti
 /* After the last piece: the data set, or the error. Frees the parser. */
 static smr_status parse_end(csv_parse *p, smr_status st, smr_dataset **out) {
   if (st == SMR_OK && !p->header_done)
-    st = fail(p->r.err, p->r.name, SMR_EFORMAT, p->r.line, 0, "no header row");
+    st = smr_fail_at(p->r.err, p->r.name, SMR_EFORMAT, p->r.line, 0, "no header row");
   if (st == SMR_OK && p->n == 0)
-    st = fail(p->r.err, p->r.name, SMR_EFORMAT, p->header_line, 0, "no data rows");
+    st = smr_fail_at(p->r.err, p->r.name, SMR_EFORMAT, p->header_line, 0, "no data rows");
   if (st == SMR_OK) st = build_dataset(p, out);
-  free_strings(p->header, p->ncols);
+  smr_free_strings(p->header, p->ncols);
   free(p->r.field);
   free(p->X);
   free(p->labels);
@@ -790,7 +739,7 @@ static size_t max_bytes_of(const smr_csv_options *opt) {
 }
 
 static smr_status too_large(smr_error_detail *err, const char *name, size_t limit) {
-  return fail(err, name, SMR_EFORMAT, 0, 0,
+  return smr_fail_at(err, name, SMR_EFORMAT, 0, 0,
               "input larger than the limit of %zu bytes (smr_csv_options.max_bytes; smr: "
               "--max-input-mb)",
               limit);
@@ -799,9 +748,9 @@ static smr_status too_large(smr_error_detail *err, const char *name, size_t limi
 smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len,
                                  const char *name, const smr_csv_options *opt,
                                  smr_error_detail *err) {
-  if (out == NULL) return fail(err, name, SMR_EINVAL, 0, 0, "out is NULL");
+  if (out == NULL) return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "out is NULL");
   *out = NULL;
-  if (text == NULL && len > 0) return fail(err, name, SMR_EINVAL, 0, 0, "text is NULL");
+  if (text == NULL && len > 0) return smr_fail_at(err, name, SMR_EINVAL, 0, 0, "text is NULL");
   smr_csv_options defaults = {0};
   if (opt == NULL) opt = &defaults;
   smr_status st = check_options(opt, name, err);
@@ -815,169 +764,8 @@ smr_status smr_dataset_parse_csv(smr_dataset **out, const char *text, size_t len
 }
 
 /* ------------------------------------------------------------------------ */
-/* Files: plain or gzip, read in pieces                                      */
+/* Files: plain or gzip (text_source.c), parsed in pieces                    */
 /* ------------------------------------------------------------------------ */
-
-#define IN_CHUNK ((size_t)1 << 16)   /* compressed bytes per read */
-#define TEXT_CHUNK ((size_t)1 << 20) /* text bytes per piece */
-
-typedef struct text_source {
-  int fd;
-  const char *name;
-  smr_error_detail *err;
-  bool gz, eof;
-  unsigned char *in; /* IN_CHUNK: raw bytes read, not yet used */
-  size_t in_len, in_pos;
-#if SMR_HAVE_ZLIB
-  z_stream zs;
-  bool zs_ready, member_done;
-#endif
-} text_source;
-
-static smr_status read_error(text_source *s, int e) {
-  char ebuf[128];
-  errno_text(e, ebuf, sizeof ebuf);
-  return fail(s->err, s->name, SMR_EIO, 0, 0, "read error: %s", ebuf);
-}
-
-/* More raw bytes after the unused ones (moved to the front); at the end of
-   the file s->eof. */
-static smr_status fill_raw(text_source *s) {
-  if (s->in_pos > 0) {
-    memmove(s->in, s->in + s->in_pos, s->in_len - s->in_pos);
-    s->in_len -= s->in_pos;
-    s->in_pos = 0;
-  }
-  while (s->in_len < IN_CHUNK && !s->eof) {
-    ssize_t got = read(s->fd, s->in + s->in_len, IN_CHUNK - s->in_len);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return read_error(s, errno);
-    }
-    if (got == 0) s->eof = true;
-    s->in_len += (size_t)got;
-    break;
-  }
-  return SMR_OK;
-}
-
-#if SMR_HAVE_ZLIB
-/* Inflates into out; *got = 0 only at the end of the last member. gzip
-   members may follow each other (all are read); anything else after a
-   member is an error, as is a stream that ends inside a member. */
-static smr_status gz_read(text_source *s, char *out, size_t room, size_t *got) {
-  *got = 0;
-  while (*got == 0) {
-    if (s->member_done) {
-      /* another member, the end, or trailing garbage */
-      while (s->in_len - s->in_pos < 2 && !s->eof) {
-        smr_status st = fill_raw(s);
-        if (st != SMR_OK) return st;
-      }
-      const size_t left = s->in_len - s->in_pos;
-      if (left == 0) return SMR_OK; /* the end */
-      if (left < 2 || s->in[s->in_pos] != 0x1f || s->in[s->in_pos + 1] != 0x8b)
-        return fail(s->err, s->name, SMR_EFORMAT, 0, 0,
-                    "data after the end of the gzip stream (not another gzip member)");
-      if (inflateReset(&s->zs) != Z_OK)
-        return fail(s->err, s->name, SMR_ENOMEM, 0, 0, "out of memory");
-      s->member_done = false;
-    }
-    if (s->in_pos == s->in_len) {
-      if (s->eof) return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "truncated gzip data");
-      smr_status st = fill_raw(s);
-      if (st != SMR_OK) return st;
-      continue;
-    }
-    s->zs.next_in = s->in + s->in_pos;
-    s->zs.avail_in = (uInt)(s->in_len - s->in_pos);
-    s->zs.next_out = (Bytef *)out;
-    s->zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
-    const uInt before = s->zs.avail_out;
-    int z = inflate(&s->zs, Z_NO_FLUSH);
-    s->in_pos = s->in_len - s->zs.avail_in;
-    *got = before - s->zs.avail_out;
-    if (z == Z_STREAM_END) {
-      s->member_done = true;
-    } else if (z == Z_MEM_ERROR) {
-      return fail(s->err, s->name, SMR_ENOMEM, 0, 0, "out of memory");
-    } else if (z == Z_DATA_ERROR || z == Z_NEED_DICT || z == Z_STREAM_ERROR) {
-      return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "corrupt gzip data: %s",
-                  s->zs.msg != NULL ? s->zs.msg : "invalid data");
-    } else if (z == Z_BUF_ERROR && s->eof && s->in_pos == s->in_len) {
-      return fail(s->err, s->name, SMR_EFORMAT, 0, 0, "truncated gzip data");
-    }
-  }
-  return SMR_OK;
-}
-#endif
-
-/* Up to room text bytes into out; *got = 0 at the end. */
-static smr_status source_read(text_source *s, char *out, size_t room, size_t *got) {
-#if SMR_HAVE_ZLIB
-  if (s->gz) return gz_read(s, out, room, got);
-#endif
-  *got = 0;
-  if (s->in_pos < s->in_len) { /* bytes read while looking for the gzip magic */
-    size_t n = s->in_len - s->in_pos < room ? s->in_len - s->in_pos : room;
-    memcpy(out, s->in + s->in_pos, n);
-    s->in_pos += n;
-    *got = n;
-    return SMR_OK;
-  }
-  for (;;) {
-    ssize_t r = read(s->fd, out, room > ((size_t)1 << 30) ? ((size_t)1 << 30) : room);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return read_error(s, errno);
-    }
-    *got = (size_t)r;
-    return SMR_OK;
-  }
-}
-
-/* Opens path and looks at its first bytes: gzip (1f 8b) or plain text. */
-static smr_status source_open(text_source *s, const char *path, smr_error_detail *err) {
-  memset(s, 0, sizeof *s);
-  s->name = path;
-  s->err = err;
-  do {
-    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  } while (s->fd < 0 && errno == EINTR);
-  if (s->fd < 0) {
-    char ebuf[128];
-    errno_text(errno, ebuf, sizeof ebuf);
-    return fail(err, path, SMR_EIO, 0, 0, "cannot open: %s", ebuf);
-  }
-  struct stat sb;
-  if (fstat(s->fd, &sb) == 0 && S_ISDIR(sb.st_mode))
-    return fail(err, path, SMR_EIO, 0, 0, "cannot read: is a directory");
-  s->in = malloc(IN_CHUNK);
-  if (s->in == NULL) return fail(err, path, SMR_ENOMEM, 0, 0, "out of memory");
-  while (s->in_len < 2 && !s->eof) {
-    smr_status st = fill_raw(s);
-    if (st != SMR_OK) return st;
-  }
-  s->gz = s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
-  if (!s->gz) return SMR_OK;
-#if SMR_HAVE_ZLIB
-  if (inflateInit2(&s->zs, 15 + 16) != Z_OK) /* gzip wrapper only */
-    return fail(err, path, SMR_ENOMEM, 0, 0, "out of memory");
-  s->zs_ready = true;
-  return SMR_OK;
-#else
-  return fail(err, path, SMR_EFORMAT, 0, 0,
-              "gzip-compressed, but this smr was built without zlib (smr_has_zlib())");
-#endif
-}
-
-static void source_close(text_source *s) {
-#if SMR_HAVE_ZLIB
-  if (s->zs_ready) inflateEnd(&s->zs);
-#endif
-  if (s->fd >= 0) close(s->fd);
-  free(s->in);
-}
 
 /* The text is parsed as it arrives: memory holds the data set and one
    piece of text (at least TEXT_CHUNK, more only for a longer record), and
@@ -985,7 +773,7 @@ static void source_close(text_source *s) {
    (the parser reports it with its position). */
 smr_status smr_dataset_read_csv(smr_dataset **out, const char *path, const smr_csv_options *opt,
                                 smr_error_detail *err) {
-  if (out == NULL || path == NULL) return fail(err, path, SMR_EINVAL, 0, 0, "NULL argument");
+  if (out == NULL || path == NULL) return smr_fail_at(err, path, SMR_EINVAL, 0, 0, "NULL argument");
   *out = NULL;
   smr_csv_options defaults = {0};
   if (opt == NULL) opt = &defaults;
@@ -993,7 +781,7 @@ smr_status smr_dataset_read_csv(smr_dataset **out, const char *path, const smr_c
   if (st != SMR_OK) return st;
   const size_t limit = max_bytes_of(opt);
   text_source src;
-  st = source_open(&src, path, err);
+  st = smr_source_open(&src, path, err);
   csv_parse p;
   smr_status pst = parse_begin(&p, path, opt, err);
   if (st == SMR_OK) st = pst;
@@ -1004,12 +792,12 @@ smr_status smr_dataset_read_csv(smr_dataset **out, const char *path, const smr_c
     if (cap - have < TEXT_CHUNK) {
       st = reserve((void **)&buf, &cap, have + TEXT_CHUNK, 1);
       if (st != SMR_OK) {
-        st = fail(err, path, st, 0, 0, "out of memory");
+        st = smr_fail_at(err, path, st, 0, 0, "out of memory");
         break;
       }
     }
     size_t got = 0;
-    st = source_read(&src, buf + have, cap - have, &got);
+    st = smr_source_read(&src, buf + have, cap - have, &got);
     if (st != SMR_OK) break;
     if (got > limit - total) {
       st = too_large(err, path, limit);
@@ -1034,94 +822,6 @@ smr_status smr_dataset_read_csv(smr_dataset **out, const char *path, const smr_c
     safe -= used;
   }
   free(buf);
-  source_close(&src);
+  smr_source_close(&src);
   return parse_end(&p, st, out);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Accessors                                                                 */
-/* ------------------------------------------------------------------------ */
-
-void smr_dataset_free(smr_dataset *ds) {
-  if (ds == NULL) return;
-  free(ds->X);
-  free(ds->labels);
-  free_strings(ds->feature_names, ds->d);
-  free_strings(ds->class_names, ds->k);
-  free(ds);
-}
-
-size_t smr_dataset_num_rows(const smr_dataset *ds) { return ds != NULL ? ds->n : 0; }
-size_t smr_dataset_num_features(const smr_dataset *ds) { return ds != NULL ? ds->d : 0; }
-size_t smr_dataset_num_classes(const smr_dataset *ds) { return ds != NULL ? ds->k : 0; }
-const double *smr_dataset_features(const smr_dataset *ds) { return ds != NULL ? ds->X : NULL; }
-const int32_t *smr_dataset_labels(const smr_dataset *ds) {
-  return ds != NULL ? ds->labels : NULL;
-}
-
-const char *smr_dataset_class_name(const smr_dataset *ds, size_t j) {
-  if (ds == NULL || ds->class_names == NULL || j >= ds->k) return NULL;
-  return ds->class_names[j];
-}
-
-const char *const *smr_dataset_class_names(const smr_dataset *ds) {
-  if (ds == NULL) return NULL;
-  return (const char *const *)ds->class_names;
-}
-
-const char *smr_dataset_feature_name(const smr_dataset *ds, size_t j) {
-  if (ds == NULL || j >= ds->d) return NULL;
-  return ds->feature_names[j];
-}
-
-/* The checks of smr_dataset_copy_*. */
-static smr_status copy_check(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
-                             const void *out) {
-  if (ds == NULL || d > ds->d) return SMR_EINVAL;
-  if (rows == NULL && n > ds->n) return SMR_EINVAL;
-  if (rows != NULL)
-    for (size_t i = 0; i < n; i++)
-      if (rows[i] >= ds->n) return SMR_EINVAL;
-  if (out == NULL && n > 0 && d > 0) return SMR_EINVAL;
-  return SMR_OK;
-}
-
-smr_status smr_dataset_copy_f32(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
-                                float *out, smr_error_detail *err) {
-  const smr_status st = copy_check(ds, rows, n, d, out);
-  if (st != SMR_OK || d == 0) return st;
-  for (size_t i = 0; i < n; i++) { /* first, so that nothing is written on error */
-    const size_t r = rows != NULL ? rows[i] : i;
-    const double *src = ds->X + r * ds->d;
-    for (size_t j = 0; j < d; j++)
-      if (fabs(src[j]) > (double)FLT_MAX) {
-        smr_set_error(err, r + 1, j + 1, "data row %zu, column '%s': %g does not fit in f32",
-                      r + 1, ds->feature_names[j], src[j]);
-        return SMR_ERANGE;
-      }
-  }
-  for (size_t i = 0; i < n; i++) {
-    const double *src = ds->X + (rows != NULL ? rows[i] : i) * ds->d;
-    for (size_t j = 0; j < d; j++) out[i * d + j] = (float)src[j];
-  }
-  return SMR_OK;
-}
-
-smr_status smr_dataset_copy_f64(const smr_dataset *ds, const size_t *rows, size_t n, size_t d,
-                                double *out, smr_error_detail *err) {
-  (void)err; /* every value fits */
-  const smr_status st = copy_check(ds, rows, n, d, out);
-  if (st != SMR_OK || d == 0) return st;
-  for (size_t i = 0; i < n; i++)
-    memcpy(out + i * d, ds->X + (rows != NULL ? rows[i] : i) * ds->d, d * sizeof *out);
-  return SMR_OK;
-}
-
-smr_status smr_dataset_features_f32(const smr_dataset *ds, float *out) {
-  if (ds == NULL || (out == NULL && ds->n > 0)) return SMR_EINVAL;
-  size_t cells = ds->n * ds->d; /* checked when the data set was built */
-  for (size_t i = 0; i < cells; i++)
-    if (fabs(ds->X[i]) > (double)FLT_MAX) return SMR_ERANGE;
-  for (size_t i = 0; i < cells; i++) out[i] = (float)ds->X[i];
-  return SMR_OK;
 }

@@ -68,4 +68,16 @@ void smr_set_error(smr_error_detail *err, size_t line, size_t column,
    crc = smr_crc32(0, buf, len) for the first chunk. */
 uint32_t smr_crc32(uint32_t crc, const void *buf, size_t len);
 
+/* Sets err (may be NULL) to "NAME:LINE:COL: what" ("NAME:LINE: what" for
+   column 0, "NAME: what" for line 0; NAME "<memory>" when NULL) and
+   returns s. */
+smr_status smr_fail_at(smr_error_detail *err, const char *name, smr_status s, size_t line,
+                       size_t column, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+/* Thread-safe strerror (the XSI strerror_r under _POSIX_C_SOURCE). */
+void smr_errno_text(int e, char *buf, size_t size);
+
 #endif /* SMR_INTERNAL_H */

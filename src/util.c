@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 const char *smr_strerror(smr_status s) {
@@ -58,4 +59,32 @@ uint32_t smr_crc32(uint32_t crc, const void *buf, size_t len) {
   crc = ~crc;
   for (size_t i = 0; i < len; i++) crc = crc_table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
   return ~crc;
+}
+
+/* ---- errors of the readers (csv.c, text_source.c) ---- */
+
+static const char *display_name(const char *name) { return name != NULL ? name : "<memory>"; }
+
+/* Sets err to "NAME:LINE:COL: what" and returns s. */
+smr_status smr_fail_at(smr_error_detail *err, const char *name, smr_status s, size_t line,
+                       size_t column, const char *fmt, ...) {
+  if (err == NULL) return s;
+  char what[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  name = display_name(name);
+  if (line == 0)
+    smr_set_error(err, 0, 0, "%s: %s", name, what);
+  else if (column == 0)
+    smr_set_error(err, line, 0, "%s:%zu: %s", name, line, what);
+  else
+    smr_set_error(err, line, column, "%s:%zu:%zu: %s", name, line, column, what);
+  return s;
+}
+
+/* Thread-safe strerror (the XSI strerror_r under _POSIX_C_SOURCE). */
+void smr_errno_text(int e, char *buf, size_t size) {
+  if (strerror_r(e, buf, size) != 0) snprintf(buf, size, "error %d", e);
 }
