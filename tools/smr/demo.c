@@ -40,16 +40,17 @@ static const struct option demo_opts[] = {
   {NULL, 0, NULL, 0},
 };
 
-int cmd_demo(int argc, char **argv) {
+typedef struct demo_cfg {
+  uint64_t seed;
+  smr_dtype dtype;
+  double lr;
+  smr_fit_options fit;
+} demo_cfg;
+
+/* demo's options into cfg (and --isa selected): 0, EXIT_USAGE or
+   EXIT_RUNTIME after printing why, or -1: help. */
+static int parse_demo(int argc, char **argv, demo_cfg *cfg) {
   args a = {{NULL}, 0};
-  uint64_t seed = 42;
-  smr_dtype dtype = SMR_F64;
-  double lr = 0.5;
-  smr_fit_options fo = smr_fit_options_default();
-  fo.epochs = 1000;
-  fo.l2 = 1e-3;
-  fo.standardize = true;
-  fo.solver = SMR_SOLVER_LBFGS;
   const char *isa_name = NULL;
   int c;
   while ((c = getopt_long(argc, argv, short_opts_plain, demo_opts, NULL)) != -1) {
@@ -58,13 +59,13 @@ int cmd_demo(int argc, char **argv) {
     if (r == 0) continue;
     bool ok = true;
     switch (c) {
-    case 'h': help_demo(stdout); return finish_stdout();
-    case O_SEED: ok = opt_u64("--seed", optarg, &seed); break;
-    case O_DTYPE: ok = opt_dtype(optarg, &dtype); break;
-    case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo.epochs); break;
+    case 'h': return -1;
+    case O_SEED: ok = opt_u64("--seed", optarg, &cfg->seed); break;
+    case O_DTYPE: ok = opt_dtype(optarg, &cfg->dtype); break;
+    case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &cfg->fit.epochs); break;
     case O_LR:
-      ok = opt_double("--lr", optarg, GT0, &lr);
-      fo.solver = SMR_SOLVER_GD; /* a learning rate: gradient descent */
+      ok = opt_double("--lr", optarg, GT0, &cfg->lr);
+      cfg->fit.solver = SMR_SOLVER_GD; /* a learning rate: gradient descent */
       break;
     case O_ISA: isa_name = optarg; break;
     default: return usage_fail("internal error: unhandled option");
@@ -81,6 +82,25 @@ int cmd_demo(int argc, char **argv) {
     smr_status s = smr_isa_select(isa);
     if (s != SMR_OK) return fail("ISA %s: %s", isa_name, smr_strerror(s));
   }
+  return 0;
+}
+
+int cmd_demo(int argc, char **argv) {
+  demo_cfg cfg = {.seed = 42, .dtype = SMR_F64, .lr = 0.5, .fit = smr_fit_options_default()};
+  cfg.fit.epochs = 1000;
+  cfg.fit.l2 = 1e-3;
+  cfg.fit.standardize = true;
+  cfg.fit.solver = SMR_SOLVER_LBFGS;
+  const int pr = parse_demo(argc, argv, &cfg);
+  if (pr < 0) {
+    help_demo(stdout);
+    return finish_stdout();
+  }
+  if (pr != 0) return pr;
+  const uint64_t seed = cfg.seed;
+  const smr_dtype dtype = cfg.dtype;
+  const double lr = cfg.lr;
+  smr_fit_options fo = cfg.fit;
 
   static const char iris_name[] = "iris.csv (embedded)";
   static const char *const species[] = {"setosa", "versicolor", "virginica"};

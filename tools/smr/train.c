@@ -250,6 +250,110 @@ static int check_solver_options(const train_cfg *cfg) {
 }
 
 /* Fills cfg from the command line. Returns 0, EXIT_USAGE, or -1 for --help. */
+/* One of train's own options (code c, value optarg) into cfg: 0, or
+   EXIT_USAGE after printing why. */
+static int train_option(int c, train_cfg *cfg) {
+  smr_fit_options *fo = &cfg->fit;
+  bool ok = true;
+  switch (c) {
+  case 'o':
+    cfg->output = optarg;
+    if (optarg[0] == '\0') return usage_fail("--output needs a non-empty path");
+    break;
+  case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo->epochs); break;
+  case O_BATCH: ok = opt_size("--batch-size", optarg, 0, SIZE_MAX, &fo->batch_size); break;
+  case O_L2: ok = opt_double("--l2", optarg, GE0, &fo->l2); break;
+  case O_LR:
+    ok = opt_double("--lr", optarg, GT0, &cfg->lr);
+    cfg->given |= G_LR;
+    break;
+  case O_SCHEDULE:
+    ok = opt_schedule(optarg, &fo->schedule);
+    cfg->given |= G_SCHEDULE;
+    break;
+  case O_STEP_SIZE:
+    ok = opt_size("--step-size", optarg, 1, SIZE_MAX, &fo->step_size);
+    cfg->given |= G_STEP_SIZE;
+    break;
+  case O_GAMMA:
+    ok = opt_double("--gamma", optarg, GT0_LE1, &fo->gamma);
+    cfg->given |= G_GAMMA;
+    break;
+  case O_DECAY:
+    ok = opt_double("--decay", optarg, GE0, &fo->decay);
+    cfg->given |= G_DECAY;
+    break;
+  case O_LR_MIN:
+    ok = opt_double("--lr-min", optarg, GE0, &fo->lr_min);
+    cfg->lr_min_set = true;
+    cfg->given |= G_LR_MIN;
+    break;
+  case O_NO_SHUFFLE: fo->shuffle = false; break;
+  case O_SHUFFLE_SEED: ok = opt_u64("--shuffle-seed", optarg, &fo->shuffle_seed); break;
+  case O_EARLY: fo->early_stopping = true; break;
+  case O_PATIENCE: ok = opt_size("--patience", optarg, 1, SIZE_MAX, &fo->patience); break;
+  case O_MIN_DELTA: ok = opt_double("--min-delta", optarg, GE0, &fo->min_delta); break;
+  case O_VAL_FRACTION:
+    ok = opt_double("--validation-fraction", optarg, GE0_LT1, &fo->validation_fraction);
+    break;
+  case O_STANDARDIZE: fo->standardize = true; break;
+  case O_VERBOSE: fo->verbose = true; break;
+  case O_DTYPE: ok = opt_dtype(optarg, &cfg->dtype); break;
+  case O_SEED: ok = opt_u64("--seed", optarg, &cfg->seed); break;
+  case O_LABEL_COLUMN:
+    if (optarg[0] == '\0') return usage_fail("--label-column needs a non-empty name");
+    cfg->csv.label_column = optarg;
+    break;
+  case O_DELIMITER: ok = opt_delimiter(optarg, &cfg->csv.delimiter); break;
+  case O_SOLVER:
+    ok = opt_solver(optarg, &fo->solver);
+    cfg->solver_set = true;
+    break;
+  case O_MOMENTUM:
+    ok = opt_double("--momentum", optarg, GE0_LT1, &fo->momentum);
+    cfg->given |= G_MOMENTUM;
+    break;
+  case O_NESTEROV:
+    fo->nesterov = true;
+    cfg->given |= G_NESTEROV;
+    break;
+  case O_BETA1:
+    ok = opt_double("--beta1", optarg, GE0_LT1, &fo->beta1);
+    cfg->given |= G_BETA1;
+    break;
+  case O_BETA2:
+    ok = opt_double("--beta2", optarg, GE0_LT1, &fo->beta2);
+    cfg->given |= G_BETA2;
+    break;
+  case O_ADAM_EPS:
+    ok = opt_double("--adam-eps", optarg, GT0, &fo->adam_eps);
+    cfg->given |= G_ADAM_EPS;
+    break;
+  case O_LBFGS_HISTORY:
+    ok = opt_size("--lbfgs-history", optarg, 0, SIZE_MAX, &fo->lbfgs_history);
+    cfg->given |= G_LBFGS_HISTORY;
+    break;
+  case O_TOL: ok = opt_double("--tol", optarg, GE0, &fo->tol); break;
+  case O_CLASS_WEIGHT:
+    ok = opt_class_weight(optarg, &fo->class_weight, &cfg->class_weights,
+                          &cfg->num_class_weights);
+    break;
+  case O_SAMPLE_WEIGHT_COLUMN:
+    if (optarg[0] == '\0') return usage_fail("--sample-weight-column needs a non-empty name");
+    cfg->sample_weight_column = optarg;
+    break;
+  case O_WORKSPACE_MB: {
+    size_t mb;
+    ok = opt_size("--workspace-mb", optarg, 1, SIZE_MAX >> 20, &mb);
+    if (ok) fo->workspace_bytes = mb << 20;
+    break;
+  }
+  case O_THREADS: ok = opt_size("--threads", optarg, 1, SMR_MAX_THREADS, &cfg->threads); break;
+  default: return usage_fail("internal error: unhandled option");
+  }
+  return ok ? 0 : EXIT_USAGE;
+}
+
 static int parse_train(int argc, char **argv, train_cfg *cfg) {
   args a = {{NULL}, 0};
   smr_fit_options *fo = &cfg->fit;
@@ -263,104 +367,8 @@ static int parse_train(int argc, char **argv, train_cfg *cfg) {
       if (!ok) return EXIT_USAGE;
       continue;
     }
-    switch (c) {
-    case 'h': return -1;
-    case 'o':
-      cfg->output = optarg;
-      if (optarg[0] == '\0') return usage_fail("--output needs a non-empty path");
-      break;
-    case O_EPOCHS: ok = opt_size("--epochs", optarg, 1, SIZE_MAX, &fo->epochs); break;
-    case O_BATCH: ok = opt_size("--batch-size", optarg, 0, SIZE_MAX, &fo->batch_size); break;
-    case O_L2: ok = opt_double("--l2", optarg, GE0, &fo->l2); break;
-    case O_LR:
-      ok = opt_double("--lr", optarg, GT0, &cfg->lr);
-      cfg->given |= G_LR;
-      break;
-    case O_SCHEDULE:
-      ok = opt_schedule(optarg, &fo->schedule);
-      cfg->given |= G_SCHEDULE;
-      break;
-    case O_STEP_SIZE:
-      ok = opt_size("--step-size", optarg, 1, SIZE_MAX, &fo->step_size);
-      cfg->given |= G_STEP_SIZE;
-      break;
-    case O_GAMMA:
-      ok = opt_double("--gamma", optarg, GT0_LE1, &fo->gamma);
-      cfg->given |= G_GAMMA;
-      break;
-    case O_DECAY:
-      ok = opt_double("--decay", optarg, GE0, &fo->decay);
-      cfg->given |= G_DECAY;
-      break;
-    case O_LR_MIN:
-      ok = opt_double("--lr-min", optarg, GE0, &fo->lr_min);
-      cfg->lr_min_set = true;
-      cfg->given |= G_LR_MIN;
-      break;
-    case O_NO_SHUFFLE: fo->shuffle = false; break;
-    case O_SHUFFLE_SEED: ok = opt_u64("--shuffle-seed", optarg, &fo->shuffle_seed); break;
-    case O_EARLY: fo->early_stopping = true; break;
-    case O_PATIENCE: ok = opt_size("--patience", optarg, 1, SIZE_MAX, &fo->patience); break;
-    case O_MIN_DELTA: ok = opt_double("--min-delta", optarg, GE0, &fo->min_delta); break;
-    case O_VAL_FRACTION:
-      ok = opt_double("--validation-fraction", optarg, GE0_LT1, &fo->validation_fraction);
-      break;
-    case O_STANDARDIZE: fo->standardize = true; break;
-    case O_VERBOSE: fo->verbose = true; break;
-    case O_DTYPE: ok = opt_dtype(optarg, &cfg->dtype); break;
-    case O_SEED: ok = opt_u64("--seed", optarg, &cfg->seed); break;
-    case O_LABEL_COLUMN:
-      if (optarg[0] == '\0') return usage_fail("--label-column needs a non-empty name");
-      cfg->csv.label_column = optarg;
-      break;
-    case O_DELIMITER: ok = opt_delimiter(optarg, &cfg->csv.delimiter); break;
-    case O_SOLVER:
-      ok = opt_solver(optarg, &fo->solver);
-      cfg->solver_set = true;
-      break;
-    case O_MOMENTUM:
-      ok = opt_double("--momentum", optarg, GE0_LT1, &fo->momentum);
-      cfg->given |= G_MOMENTUM;
-      break;
-    case O_NESTEROV:
-      fo->nesterov = true;
-      cfg->given |= G_NESTEROV;
-      break;
-    case O_BETA1:
-      ok = opt_double("--beta1", optarg, GE0_LT1, &fo->beta1);
-      cfg->given |= G_BETA1;
-      break;
-    case O_BETA2:
-      ok = opt_double("--beta2", optarg, GE0_LT1, &fo->beta2);
-      cfg->given |= G_BETA2;
-      break;
-    case O_ADAM_EPS:
-      ok = opt_double("--adam-eps", optarg, GT0, &fo->adam_eps);
-      cfg->given |= G_ADAM_EPS;
-      break;
-    case O_LBFGS_HISTORY:
-      ok = opt_size("--lbfgs-history", optarg, 0, SIZE_MAX, &fo->lbfgs_history);
-      cfg->given |= G_LBFGS_HISTORY;
-      break;
-    case O_TOL: ok = opt_double("--tol", optarg, GE0, &fo->tol); break;
-    case O_CLASS_WEIGHT:
-      ok = opt_class_weight(optarg, &fo->class_weight, &cfg->class_weights,
-                            &cfg->num_class_weights);
-      break;
-    case O_SAMPLE_WEIGHT_COLUMN:
-      if (optarg[0] == '\0') return usage_fail("--sample-weight-column needs a non-empty name");
-      cfg->sample_weight_column = optarg;
-      break;
-    case O_WORKSPACE_MB: {
-      size_t mb;
-      ok = opt_size("--workspace-mb", optarg, 1, SIZE_MAX >> 20, &mb);
-      if (ok) fo->workspace_bytes = mb << 20;
-      break;
-    }
-    case O_THREADS: ok = opt_size("--threads", optarg, 1, SMR_MAX_THREADS, &cfg->threads); break;
-    default: return usage_fail("internal error: unhandled option");
-    }
-    if (!ok) return EXIT_USAGE;
+    if (c == 'h') return -1;
+    if ((r = train_option(c, cfg)) != 0) return r;
   }
   if (rest_positionals(argc, argv, &a) != 0) return EXIT_USAGE;
   if (a.npos != 1) return usage_fail(a.npos == 0 ? "missing DATA.csv" : "expected one DATA.csv");
@@ -443,6 +451,59 @@ static const char *stop_reason(const train_cfg *cfg, const smr_fit_report *rep) 
   return " (stopped early)";
 }
 
+/* The options that depend on the data: the class weights' count, L-BFGS's
+   full batch, the sample-weight column (*wcol, its weights *sw), and
+   weights that leave something to train on. 0, or the exit status of the
+   error it printed. */
+static int data_options(train_cfg *cfg, const smr_dataset *ds, size_t *wcol, double **sw) {
+  const size_t n = smr_dataset_num_rows(ds), k = smr_dataset_num_classes(ds);
+  const int32_t *y = smr_dataset_labels(ds);
+  if (cfg->fit.class_weight == SMR_CLASS_WEIGHT_GIVEN) {
+    if (cfg->num_class_weights != k) {
+      return usage_fail("--class-weight gives %zu weight%s, but %s has %zu classes",
+                        cfg->num_class_weights, cfg->num_class_weights == 1 ? "" : "s",
+                        cfg->data, k);
+    }
+    cfg->fit.class_weights = cfg->class_weights;
+  }
+  if (cfg->fit.solver == SMR_SOLVER_LBFGS && cfg->fit.batch_size != 0) {
+    const size_t nt = smr_fit_training_rows(&cfg->fit, n);
+    if (cfg->fit.batch_size < nt) {
+      return usage_fail("--solver lbfgs is full batch: --batch-size %zu is smaller than the %zu "
+                        "training rows (use 0 or at least %zu)", cfg->fit.batch_size, nt, nt);
+    }
+  }
+  if (cfg->sample_weight_column != NULL) {
+    const int rc = sample_weight_column(ds, cfg->data, cfg->sample_weight_column, wcol, sw);
+    if (rc != 0) return rc;
+    cfg->fit.sample_weight = *sw;
+  }
+  if (*sw != NULL || cfg->fit.class_weight == SMR_CLASS_WEIGHT_GIVEN) {
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++)
+      total += (*sw != NULL ? (*sw)[i] : 1.0) *
+               (cfg->fit.class_weights != NULL ? cfg->fit.class_weights[y[i]] : 1.0);
+    if (!(total > 0))
+      return fail("%s: the sample and class weights give every row weight 0", cfg->data);
+  }
+  return 0;
+}
+
+/* The one-paragraph report of a finished train on stdout. */
+static void print_summary(const train_cfg *cfg, const smr_fit_report *rep, size_t d, size_t k,
+                          size_t n, double acc, size_t correct) {
+  printf("Trained an %s softmax regression (%zu features, %zu classes%s) on %zu rows of %s "
+         "with solver %s for %zu epoch%s%s. Final training objective %.6g",
+         dtype_name(cfg->dtype), d, k, cfg->fit.standardize ? ", standardized inputs" : "", n,
+         cfg->data, solver_name(cfg->fit.solver), rep->epochs_run, rep->epochs_run == 1 ? "" : "s",
+         stop_reason(cfg, rep), rep->final_loss);
+  if (!isnan(rep->final_val_loss)) printf(", validation loss %.6g", rep->final_val_loss);
+  printf(", gradient norm %.3g (max |entry|), converged %s, %zu evaluations", rep->grad_norm,
+         rep->converged ? "yes" : "no", rep->evaluations);
+  printf(", training accuracy %.4f (%zu/%zu). Model written to %s.\n", acc, correct, n,
+         cfg->output);
+}
+
 int cmd_train(int argc, char **argv) {
   train_cfg cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -473,40 +534,9 @@ int cmd_train(int argc, char **argv) {
   if (dc == 0) { rc = fail("%s: no feature columns", cfg.data); goto done; }
   if (k == 0 || y == NULL) { rc = fail("%s: no labels", cfg.data); goto done; }
 
-  /* the options that depend on the data */
-  if (cfg.fit.class_weight == SMR_CLASS_WEIGHT_GIVEN) {
-    if (cfg.num_class_weights != k) {
-      rc = usage_fail("--class-weight gives %zu weight%s, but %s has %zu classes",
-                      cfg.num_class_weights, cfg.num_class_weights == 1 ? "" : "s", cfg.data, k);
-      goto done;
-    }
-    cfg.fit.class_weights = cfg.class_weights;
-  }
-  if (cfg.fit.solver == SMR_SOLVER_LBFGS && cfg.fit.batch_size != 0) {
-    const size_t nt = smr_fit_training_rows(&cfg.fit, n);
-    if (cfg.fit.batch_size < nt) {
-      rc = usage_fail("--solver lbfgs is full batch: --batch-size %zu is smaller than the %zu "
-                      "training rows (use 0 or at least %zu)", cfg.fit.batch_size, nt, nt);
-      goto done;
-    }
-  }
   size_t wcol = SIZE_MAX;
-  if (cfg.sample_weight_column != NULL) {
-    rc = sample_weight_column(ds, cfg.data, cfg.sample_weight_column, &wcol, &sw);
-    if (rc != 0) goto done;
-    d = dc - 1;
-    cfg.fit.sample_weight = sw;
-  }
-  if (sw != NULL || cfg.fit.class_weight == SMR_CLASS_WEIGHT_GIVEN) {
-    double total = 0.0;
-    for (size_t i = 0; i < n; i++)
-      total += (sw != NULL ? sw[i] : 1.0) *
-               (cfg.fit.class_weights != NULL ? cfg.fit.class_weights[y[i]] : 1.0);
-    if (!(total > 0)) {
-      rc = fail("%s: the sample and class weights give every row weight 0", cfg.data);
-      goto done;
-    }
-  }
+  if ((rc = data_options(&cfg, ds, &wcol, &sw)) != 0) goto done;
+  if (wcol != SIZE_MAX) d = dc - 1;
 
   smr_status s = smr_model_create(&m, d, k, cfg.dtype, cfg.lr, cfg.seed);
   if (s != SMR_OK) { rc = fail("cannot create a %zu x %zu model: %s", d, k, smr_strerror(s)); goto done; }
@@ -544,16 +574,7 @@ int cmd_train(int argc, char **argv) {
   rc = save_model(m, cfg.output);
   if (rc != 0) goto done;
 
-  printf("Trained an %s softmax regression (%zu features, %zu classes%s) on %zu rows of %s "
-         "with solver %s for %zu epoch%s%s. Final training objective %.6g",
-         dtype_name(cfg.dtype), d, k, cfg.fit.standardize ? ", standardized inputs" : "", n,
-         cfg.data, solver_name(cfg.fit.solver), rep.epochs_run, rep.epochs_run == 1 ? "" : "s",
-         stop_reason(&cfg, &rep), rep.final_loss);
-  if (!isnan(rep.final_val_loss)) printf(", validation loss %.6g", rep.final_val_loss);
-  printf(", gradient norm %.3g (max |entry|), converged %s, %zu evaluations", rep.grad_norm,
-         rep.converged ? "yes" : "no", rep.evaluations);
-  printf(", training accuracy %.4f (%zu/%zu). Model written to %s.\n", acc, correct, n,
-         cfg.output);
+  print_summary(&cfg, &rep, d, k, n, acc, correct);
   rc = finish_stdout();
 
 done:
