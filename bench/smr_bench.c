@@ -33,6 +33,7 @@
 #include "shim.h"
 #include "smr_config.h"
 #include "smr.h"
+#include "timing.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -59,13 +60,12 @@ static const struct shape shapes[] = {
     {2, 256000},  {262144, 3},  {100000, 10}, {10000, 100},   {8192, 32000},
 };
 #define NUM_SHAPES (sizeof shapes / sizeof shapes[0])
-#define NROT 4
 #define DRAM_BYTES ((size_t)64 << 20) /* inputs above this are "DRAM" shapes */
 
 /* The buffers of one (shape, dtype), filled on first use (so a filtered
    run allocates only what it measures), with its reference rates. */
 struct bufs {
-  void *z[NROT], *o[NROT];
+  void *z[SMRT_ROTATIONS], *o[SMRT_ROTATIONS];
   int32_t *labels;
   size_t nrot;
   bool ready;
@@ -82,12 +82,6 @@ struct job {
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool prepare(const struct job *j);
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static volatile double sink;
 
@@ -195,15 +189,16 @@ struct sample {
   double seconds;
 };
 
+static void sample_call(void *arg, size_t call) {
+  const struct sample *sp = arg;
+  run_once(sp->j, call % sp->j->b->nrot, sp->r0, sp->r1);
+}
+
 static void *sample_run(void *arg) {
   struct sample *sp = arg;
-  const double t0 = now();
-  sp->calls = 0;
-  do { /* 16 calls per clock read keep the clock out of small shapes */
-    for (int c = 0; c < 16; c++, sp->calls++)
-      run_once(sp->j, sp->calls % sp->j->b->nrot, sp->r0, sp->r1);
-    sp->seconds = now() - t0;
-  } while (sp->seconds < 0.02);
+  /* 16 calls per clock read keep the clock out of small shapes */
+  const double per_call = smrt_sample(sample_call, sp, 16, 0.02, &sp->calls);
+  sp->seconds = per_call * (double)sp->calls;
   return NULL;
 }
 
@@ -234,14 +229,7 @@ static double reference_bps(struct job j, enum fam f, int threads) {
     const double a = sm[0].seconds / (double)sm[0].calls, b = sm[1].seconds / (double)sm[1].calls;
     t[r] = a > b ? a : b;
   }
-  for (int a = 0; a < 7; a++)
-    for (int c = a + 1; c < 7; c++)
-      if (t[c] < t[a]) {
-        const double x = t[a];
-        t[a] = t[c];
-        t[c] = x;
-      }
-  return (double)traffic(&j) / t[3];
+  return (double)traffic(&j) / smrt_median(t, 7);
 }
 
 /* Allocates and fills the buffers of j's (shape, dtype) and measures its
@@ -252,7 +240,7 @@ static bool prepare(const struct job *jp) {
   const struct shape s = jp->s;
   const int dt = jp->dt;
   const size_t sz = dt == 0 ? 4 : 8, bytes = s.n * s.k * sz;
-  b->nrot = bytes > DRAM_BYTES ? 1 : NROT;
+  b->nrot = smrt_rotations(bytes, DRAM_BYTES);
   b->labels = malloc(s.n * sizeof *b->labels);
   if (b->labels == NULL) return false;
   unsigned long long x = 0x9E3779B97F4A7C15ull + s.k;
@@ -290,7 +278,7 @@ static struct bufs *groups[NUM_SHAPES * 2];
 static void free_all(size_t njobs, size_t ngroups) {
   for (size_t i = 0; i < njobs; i++) free(jobs[i]);
   for (size_t g = 0; g < ngroups; g++) {
-    for (size_t r = 0; r < NROT; r++) {
+    for (size_t r = 0; r < SMRT_ROTATIONS; r++) {
       free(groups[g]->z[r]);
       free(groups[g]->o[r]);
     }

@@ -80,11 +80,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "timing.h"
 
 static void die(const char *what, const char *detail) {
   fprintf(stderr, "smr-train-bench: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -99,33 +95,6 @@ static void *xmalloc(size_t n) {
   void *p = malloc(n > 0 ? n : 1);
   if (p == NULL) die("out of memory", NULL);
   return p;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* median of v[0..n) (sorts a copy) */
-static double median(const double *v, size_t n) {
-  double *c = xmalloc(n * sizeof *c);
-  memcpy(c, v, n * sizeof *c);
-  qsort(c, n, sizeof *c, cmp_double);
-  const double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-  free(c);
-  return m;
-}
-
-static double vmin(const double *v, size_t n) {
-  double m = v[0];
-  for (size_t i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
-  return m;
-}
-
-static double vmax(const double *v, size_t n) {
-  double m = v[0];
-  for (size_t i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
-  return m;
 }
 
 static size_t parse_size(const char *s, const char *what) {
@@ -194,9 +163,68 @@ static bool stamp_epoch(void *user, size_t epoch, double train_loss, double val_
   (void)train_loss;
   (void)val_loss;
   struct stamps *s = user;
-  if (epoch < s->cap) s->t[epoch] = now() - s->t0;
+  if (epoch < s->cap) s->t[epoch] = smrt_now() - s->t0;
   s->count = epoch + 1;
   return true;
+}
+
+/* Steady state: one smr_fit of reps + 1 gd epochs (fo) from W0, b0; the
+   time between successive epoch callbacks is an epoch inside a longer fit,
+   where the workspace is allocated once (the first epoch also pays fit's
+   setup: *first_ms). Returns the median ms. */
+static double steady_epoch_ms(smr_model *m, const float *X, const int32_t *y, size_t n,
+                              const smr_fit_options *fo, const float *W0, const float *b0,
+                              size_t reps, double *first_ms) {
+  const size_t d = smr_model_num_features(m), k = smr_model_num_classes(m);
+  float *W = smr_model_weights(m), *b = smr_model_bias(m);
+  double *stamp = xmalloc((reps + 1) * sizeof *stamp), *t_steady = xmalloc(reps * sizeof(double));
+  struct stamps st = {stamp, reps + 1, 0, 0.0};
+  smr_fit_options so = *fo;
+  so.epochs = reps + 1;
+  so.callback = stamp_epoch;
+  so.callback_user = &st;
+  memcpy(W, W0, d * k * sizeof *W);
+  memcpy(b, b0, k * sizeof *b);
+  st.t0 = smrt_now();
+  check(smr_fit_f32(m, X, y, n, &so, NULL), "smr_fit_f32 (steady)");
+  if (st.count != reps + 1) die("the steady-state fit stopped early", NULL);
+  for (size_t e = 1; e <= reps; e++) t_steady[e - 1] = stamp[e] - stamp[e - 1];
+  const double steady_ms = 1e3 * smrt_median(t_steady, reps);
+  *first_ms = 1e3 * stamp[0];
+  free(stamp);
+  free(t_steady);
+  return steady_ms;
+}
+
+/* The JSON line of cmd_epoch from its samples (reps each; sorted here). */
+static void print_epoch(size_t n, size_t d, size_t k, double l2, size_t reps, double *t[NUM_M],
+                        double *t_ffwd, double *t_fxtg, double *t_fwd, double *t_ce,
+                        double *t_xtg, double *t_col, double steady_ms, double first_ms) {
+  const double floor_ms = 1e3 * smrt_median(t[M_FLOOR], reps), obj_ms = 1e3 * smrt_median(t[M_OBJ], reps),
+               fit_ms = 1e3 * smrt_median(t[M_FIT], reps);
+  const double flops = 4.0 * (double)n * (double)d * (double)k;
+  printf("{\"bench\":\"epoch\",\"shape\":\"%zux%zux%zu\",\"n\":%zu,\"d\":%zu,\"k\":%zu,"
+         "\"dtype\":\"f32\",\"l2\":%g,\"reps\":%zu,\"isa\":\"%s\",",
+         n, d, k, n, d, k, l2, reps, smr_isa_name(smr_isa_active()));
+  print_env("SMR_NUM_THREADS");
+  putchar(',');
+  print_env("OPENBLAS_NUM_THREADS");
+  printf(",\"gemm_floor_ms\":%.4f,\"objective_ms\":%.4f,\"fit_epoch_ms\":%.4f,"
+         "\"ratio_objective\":%.4f,\"ratio_fit_epoch\":%.4f,",
+         floor_ms, obj_ms, fit_ms, obj_ms / floor_ms, fit_ms / floor_ms);
+  printf("\"gemm_floor_ms_min\":%.4f,\"gemm_floor_ms_max\":%.4f,\"objective_ms_min\":%.4f,"
+         "\"objective_ms_max\":%.4f,\"fit_epoch_ms_min\":%.4f,\"fit_epoch_ms_max\":%.4f,",
+         1e3 * smrt_min(t[M_FLOOR], reps), 1e3 * smrt_max(t[M_FLOOR], reps), 1e3 * smrt_min(t[M_OBJ], reps),
+         1e3 * smrt_max(t[M_OBJ], reps), 1e3 * smrt_min(t[M_FIT], reps), 1e3 * smrt_max(t[M_FIT], reps));
+  printf("\"floor_forward_ms\":%.4f,\"floor_xt_g_ms\":%.4f,\"gemm_gflops\":%.2f,",
+         1e3 * smrt_median(t_ffwd, reps), 1e3 * smrt_median(t_fxtg, reps), flops / (floor_ms * 1e6));
+  printf("\"fit_steady_epoch_ms\":%.4f,\"ratio_fit_steady\":%.4f,\"fit_first_epoch_ms\":%.4f,",
+         steady_ms, steady_ms / floor_ms, first_ms);
+  printf("\"stages_ms\":%.4f,\"stage_forward_ms\":%.4f,\"stage_ce_ms\":%.4f,"
+         "\"stage_xt_g_ms\":%.4f,\"stage_colsum_ms\":%.4f}\n",
+         1e3 * smrt_median(t[M_STAGES], reps), 1e3 * smrt_median(t_fwd, reps), 1e3 * smrt_median(t_ce, reps),
+         1e3 * smrt_median(t_xtg, reps), 1e3 * smrt_median(t_col, reps));
+  fflush(stdout);
 }
 
 static int cmd_epoch(int argc, char **argv) {
@@ -249,11 +277,11 @@ static int cmd_epoch(int argc, char **argv) {
       double t0, t1, t2, t3, t4;
       switch (which) {
       case M_FLOOR:
-        t0 = now();
+        t0 = smrt_now();
         kt->linear_forward(X, W, b, Z, n, d, k);
-        t1 = now();
+        t1 = smrt_now();
         kt->xt_g(X, Z, dW, n, d, k, false);
-        t2 = now();
+        t2 = smrt_now();
         if (r > 0) {
           t[M_FLOOR][r - 1] = t2 - t0;
           t_ffwd[r - 1] = t1 - t0;
@@ -262,9 +290,9 @@ static int cmd_epoch(int argc, char **argv) {
         break;
       case M_OBJ: {
         double obj;
-        t0 = now();
+        t0 = smrt_now();
         check(smr_objective_f32(m, X, y, n, &oo, &obj, dW, db), "smr_objective_f32");
-        t1 = now();
+        t1 = smrt_now();
         sink += obj;
         if (r > 0) t[M_OBJ][r - 1] = t1 - t0;
         break;
@@ -272,23 +300,23 @@ static int cmd_epoch(int argc, char **argv) {
       case M_FIT:
         memcpy(W, W0, d * k * sizeof *W);
         memcpy(b, b0, k * sizeof *b);
-        t0 = now();
+        t0 = smrt_now();
         check(smr_fit_f32(m, X, y, n, &fo, NULL), "smr_fit_f32");
-        t1 = now();
+        t1 = smrt_now();
         memcpy(W, W0, d * k * sizeof *W);
         memcpy(b, b0, k * sizeof *b);
         if (r > 0) t[M_FIT][r - 1] = t1 - t0;
         break;
       default: /* M_STAGES */
-        t0 = now();
+        t0 = smrt_now();
         kt->linear_forward(X, W, b, Z, n, d, k);
-        t1 = now();
+        t1 = smrt_now();
         sink += kt->ce_logits(Z, y, NULL, n, k, scale, Z);
-        t2 = now();
+        t2 = smrt_now();
         kt->xt_g(X, Z, dW, n, d, k, false);
-        t3 = now();
+        t3 = smrt_now();
         kt->colsum(Z, db, n, k, false);
-        t4 = now();
+        t4 = smrt_now();
         if (r > 0) {
           t_fwd[r - 1] = t1 - t0;
           t_ce[r - 1] = t2 - t1;
@@ -302,50 +330,11 @@ static int cmd_epoch(int argc, char **argv) {
   }
   (void)sink;
 
-  /* Steady state: one smr_fit of REPS + 1 gd epochs; the time between
-     successive epoch callbacks is an epoch inside a longer fit, where the
-     workspace is allocated once (the first epoch also pays fit's setup). */
-  double *stamp = xmalloc((reps + 1) * sizeof *stamp), *t_steady = xmalloc(reps * sizeof(double));
-  struct stamps st = {stamp, reps + 1, 0, 0.0};
-  smr_fit_options so = fo;
-  so.epochs = reps + 1;
-  so.callback = stamp_epoch;
-  so.callback_user = &st;
-  memcpy(W, W0, d * k * sizeof *W);
-  memcpy(b, b0, k * sizeof *b);
-  st.t0 = now();
-  check(smr_fit_f32(m, X, y, n, &so, NULL), "smr_fit_f32 (steady)");
-  if (st.count != reps + 1) die("the steady-state fit stopped early", NULL);
-  for (size_t e = 1; e <= reps; e++) t_steady[e - 1] = stamp[e] - stamp[e - 1];
-  const double steady_ms = 1e3 * median(t_steady, reps), first_ms = 1e3 * stamp[0];
-  free(stamp);
-  free(t_steady);
+  double first_ms;
+  const double steady_ms = steady_epoch_ms(m, X, y, n, &fo, W0, b0, reps, &first_ms);
 
-  const double floor_ms = 1e3 * median(t[M_FLOOR], reps), obj_ms = 1e3 * median(t[M_OBJ], reps),
-               fit_ms = 1e3 * median(t[M_FIT], reps);
-  const double flops = 4.0 * (double)n * (double)d * (double)k;
-  printf("{\"bench\":\"epoch\",\"shape\":\"%zux%zux%zu\",\"n\":%zu,\"d\":%zu,\"k\":%zu,"
-         "\"dtype\":\"f32\",\"l2\":%g,\"reps\":%zu,\"isa\":\"%s\",",
-         n, d, k, n, d, k, l2, reps, smr_isa_name(smr_isa_active()));
-  print_env("SMR_NUM_THREADS");
-  putchar(',');
-  print_env("OPENBLAS_NUM_THREADS");
-  printf(",\"gemm_floor_ms\":%.4f,\"objective_ms\":%.4f,\"fit_epoch_ms\":%.4f,"
-         "\"ratio_objective\":%.4f,\"ratio_fit_epoch\":%.4f,",
-         floor_ms, obj_ms, fit_ms, obj_ms / floor_ms, fit_ms / floor_ms);
-  printf("\"gemm_floor_ms_min\":%.4f,\"gemm_floor_ms_max\":%.4f,\"objective_ms_min\":%.4f,"
-         "\"objective_ms_max\":%.4f,\"fit_epoch_ms_min\":%.4f,\"fit_epoch_ms_max\":%.4f,",
-         1e3 * vmin(t[M_FLOOR], reps), 1e3 * vmax(t[M_FLOOR], reps), 1e3 * vmin(t[M_OBJ], reps),
-         1e3 * vmax(t[M_OBJ], reps), 1e3 * vmin(t[M_FIT], reps), 1e3 * vmax(t[M_FIT], reps));
-  printf("\"floor_forward_ms\":%.4f,\"floor_xt_g_ms\":%.4f,\"gemm_gflops\":%.2f,",
-         1e3 * median(t_ffwd, reps), 1e3 * median(t_fxtg, reps), flops / (floor_ms * 1e6));
-  printf("\"fit_steady_epoch_ms\":%.4f,\"ratio_fit_steady\":%.4f,\"fit_first_epoch_ms\":%.4f,",
-         steady_ms, steady_ms / floor_ms, first_ms);
-  printf("\"stages_ms\":%.4f,\"stage_forward_ms\":%.4f,\"stage_ce_ms\":%.4f,"
-         "\"stage_xt_g_ms\":%.4f,\"stage_colsum_ms\":%.4f}\n",
-         1e3 * median(t[M_STAGES], reps), 1e3 * median(t_fwd, reps), 1e3 * median(t_ce, reps),
-         1e3 * median(t_xtg, reps), 1e3 * median(t_col, reps));
-  fflush(stdout);
+  print_epoch(n, d, k, l2, reps, t, t_ffwd, t_fxtg, t_fwd, t_ce, t_xtg, t_col, steady_ms,
+              first_ms);
 
   for (int j = 0; j < NUM_M; j++) free(t[j]);
   free(t_fwd), free(t_ce), free(t_xtg), free(t_col), free(t_ffwd), free(t_fxtg);
@@ -386,7 +375,7 @@ static int cmd_loop(int argc, char **argv) {
   o.epochs = 1;
   double *t = xmalloc(iters * sizeof *t), obj;
   for (size_t r = 0; r <= iters; r++) {
-    const double t0 = now();
+    const double t0 = smrt_now();
     if (which == M_OBJ)
       check(smr_objective_f32(m, X, y, n, &o, &obj, dW, db), "smr_objective_f32");
     else if (which == M_FIT)
@@ -395,10 +384,10 @@ static int cmd_loop(int argc, char **argv) {
       kt->linear_forward(X, W, b, Z, n, d, k);
       kt->xt_g(X, Z, dW, n, d, k, false);
     }
-    if (r > 0) t[r - 1] = now() - t0;
+    if (r > 0) t[r - 1] = smrt_now() - t0;
   }
   printf("{\"bench\":\"loop\",\"what\":\"%s\",\"shape\":\"%zux%zux%zu\",\"iters\":%zu,"
-         "\"ms\":%.4f}\n", what, n, d, k, iters, 1e3 * median(t, iters));
+         "\"ms\":%.4f}\n", what, n, d, k, iters, 1e3 * smrt_median(t, iters));
   free(t), free(Z), free(dW), free(db), free(X), free(y);
   smr_model_free(m);
   return 0;
@@ -540,7 +529,7 @@ struct cb_state {
 static bool on_epoch(void *user, size_t epoch, double train_loss, double val_loss) {
   (void)val_loss;
   struct cb_state *s = user;
-  const double t = now() - s->t0;
+  const double t = smrt_now() - s->t0;
   if (epoch < MAX_ITERS) {
     s->stamp[epoch] = t;
     s->loss[epoch] = train_loss;
@@ -549,7 +538,7 @@ static bool on_epoch(void *user, size_t epoch, double train_loss, double val_los
   if (train_loss <= s->target) {
     s->reached = true;
     s->reached_epoch = epoch;
-    s->t_stop = now() - s->t0;
+    s->t_stop = smrt_now() - s->t0;
     return false;
   }
   return true;
@@ -565,6 +554,114 @@ static smr_model *zero_model(smr_model *old, size_t d, size_t k, smr_dtype dt) {
   memset(smr_model_weights(m), 0, d * k * esz);
   memset(smr_model_bias(m), 0, k * esz);
   return m;
+}
+
+/* The objective of m's parameters re-evaluated in f64 on the f64
+   (standardized) data of D. */
+static double objective_f64(smr_model *m, smr_dtype dt, const struct data *D, double l2) {
+  const size_t d = D->d, k = D->k;
+  smr_model *m64;
+  check(smr_model_create(&m64, d, k, SMR_F64, 1.0, 0), "smr_model_create");
+  double *W64 = smr_model_weights(m64), *b64 = smr_model_bias(m64);
+  if (dt == SMR_F32) {
+    const float *Wf = smr_model_weights(m), *bf = smr_model_bias(m);
+    for (size_t i = 0; i < d * k; i++) W64[i] = Wf[i];
+    for (size_t j = 0; j < k; j++) b64[j] = bf[j];
+  } else {
+    memcpy(W64, smr_model_weights(m), d * k * sizeof *W64);
+    memcpy(b64, smr_model_bias(m), k * sizeof *b64);
+  }
+  smr_fit_options eo = smr_fit_options_default();
+  eo.l2 = l2;
+  double f64obj;
+  check(smr_objective_f64(m64, D->X, D->y, D->n, &eo, &f64obj, NULL, NULL),
+        "smr_objective_f64");
+  smr_model_free(m64);
+  return f64obj;
+}
+
+/* The tol scan of cmd_optimum (see there): the loosest tol of TOLS whose
+   fit ends at or below target, timed reps times. */
+static const double TOLS[] = {1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6,
+                              3e-7, 1e-7, 3e-8, 1e-8, 0.0};
+struct tol_scan {
+  size_t ti;       /* index in TOLS of the tol found, or how many were tried */
+  bool reached;
+  double *t;       /* reps seconds, `done` of them measured */
+  size_t done, iters, evals;
+  double obj;
+};
+
+static void tol_scan(smr_model **m, smr_dtype dt, const struct data *D, const float *Xf,
+                     const smr_fit_options *o, double target, size_t reps, struct tol_scan *ts) {
+  const size_t ntols = sizeof TOLS / sizeof TOLS[0];
+  smr_fit_options to = *o;
+  to.callback = NULL;
+  to.callback_user = NULL;
+  smr_fit_report rep = {0};
+  ts->t = xmalloc(reps * sizeof(double));
+  ts->obj = NAN;
+  ts->done = ts->iters = ts->evals = ts->ti = 0;
+  ts->reached = false;
+  for (; ts->ti < ntols && ts->done < reps; ts->ti++) {
+    to.tol = TOLS[ts->ti];
+    for (size_t r = 0; r < reps; r++) {
+      *m = zero_model(*m, D->d, D->k, dt);
+      const double t0 = smrt_now();
+      const smr_status s = dt == SMR_F32 ? smr_fit_f32(*m, Xf, D->y, D->n, &to, &rep)
+                                         : smr_fit_f64(*m, D->X, D->y, D->n, &to, &rep);
+      const double t = smrt_now() - t0;
+      check(s, "smr_fit");
+      if (!(rep.final_loss <= target)) break; /* a tighter tol */
+      ts->t[ts->done++] = t;
+      ts->reached = true;
+      ts->obj = rep.final_loss;
+      ts->iters = rep.epochs_run;
+      ts->evals = rep.evaluations;
+    }
+    if (ts->reached) break;
+  }
+}
+
+/* The timed fits of cmd_optimum with the callback (cs) that notes when the
+   objective reaches the target: seconds to the stop (t_stop), to the
+   evaluation that reached it (t_seen) and to fit's return (t_ret), per
+   run. False when a run missed the target (then only that run counts). */
+struct target_runs {
+  double *t_stop, *t_seen, *t_ret;
+  size_t iters, iters_to_target;
+};
+
+static bool time_to_target(smr_model **m, smr_dtype dt, const struct data *D, const float *Xf,
+                           const smr_fit_options *o, struct cb_state *cs, size_t reps,
+                           struct target_runs *tr, smr_fit_report *rep) {
+  tr->t_stop = xmalloc(reps * sizeof(double));
+  tr->t_seen = xmalloc(reps * sizeof(double));
+  tr->t_ret = xmalloc(reps * sizeof(double));
+  bool reached = true;
+  for (size_t r = 0; r < reps; r++) {
+    *m = zero_model(*m, D->d, D->k, dt);
+    cs->calls = 0;
+    cs->reached = false;
+    cs->t0 = smrt_now();
+    const smr_status s = dt == SMR_F32 ? smr_fit_f32(*m, Xf, D->y, D->n, o, rep)
+                                       : smr_fit_f64(*m, D->X, D->y, D->n, o, rep);
+    tr->t_ret[r] = smrt_now() - cs->t0;
+    check(s, "smr_fit");
+    reached = reached && cs->reached;
+    tr->iters = rep->epochs_run;
+    if (cs->reached) {
+      tr->t_stop[r] = cs->t_stop;
+      /* the target value was computed by the end of iteration e - 1 (by
+         the initial evaluation for e = 0, before the first callback) */
+      tr->t_seen[r] = cs->reached_epoch > 0 ? cs->stamp[cs->reached_epoch - 1] : cs->stamp[0];
+      tr->iters_to_target = cs->reached_epoch;
+    } else {
+      tr->t_stop[r] = tr->t_seen[r] = tr->t_ret[r];
+    }
+    if (!cs->reached) break; /* one failed run says enough */
+  }
+  return reached;
 }
 
 static int cmd_optimum(int argc, char **argv) {
@@ -608,53 +705,15 @@ static int cmd_optimum(int argc, char **argv) {
   o.callback = on_epoch;
   o.callback_user = &cs;
 
-  double *t_stop = xmalloc(reps * sizeof(double)), *t_seen = xmalloc(reps * sizeof(double)),
-         *t_ret = xmalloc(reps * sizeof(double));
+  struct target_runs tr = {0};
   smr_fit_report rep = {0};
   smr_model *m = NULL;
-  bool reached = true;
-  size_t iters = 0, iters_to_target = 0;
-  for (size_t r = 0; r < reps; r++) {
-    m = zero_model(m, d, k, dt);
-    cs.calls = 0;
-    cs.reached = false;
-    cs.t0 = now();
-    const smr_status s = dt == SMR_F32 ? smr_fit_f32(m, Xf, D.y, n, &o, &rep)
-                                       : smr_fit_f64(m, D.X, D.y, n, &o, &rep);
-    t_ret[r] = now() - cs.t0;
-    check(s, "smr_fit");
-    reached = reached && cs.reached;
-    iters = rep.epochs_run;
-    if (cs.reached) {
-      t_stop[r] = cs.t_stop;
-      /* the target value was computed by the end of iteration e - 1 (by
-         the initial evaluation for e = 0, before the first callback) */
-      t_seen[r] = cs.reached_epoch > 0 ? cs.stamp[cs.reached_epoch - 1] : cs.stamp[0];
-      iters_to_target = cs.reached_epoch;
-    } else {
-      t_stop[r] = t_seen[r] = t_ret[r];
-    }
-    if (!cs.reached) break; /* one failed run says enough */
-  }
+  const bool reached = time_to_target(&m, dt, &D, Xf, &o, &cs, reps, &tr, &rep);
+  double *t_stop = tr.t_stop, *t_seen = tr.t_seen, *t_ret = tr.t_ret;
+  const size_t iters = tr.iters, iters_to_target = tr.iters_to_target;
   const size_t done = reached ? reps : 1;
 
-  /* the returned parameters' objective, re-evaluated in f64 on the f64
-     standardized data */
-  smr_model *m64;
-  check(smr_model_create(&m64, d, k, SMR_F64, 1.0, 0), "smr_model_create");
-  double *W64 = smr_model_weights(m64), *b64 = smr_model_bias(m64);
-  if (dt == SMR_F32) {
-    const float *Wf = smr_model_weights(m), *bf = smr_model_bias(m);
-    for (size_t i = 0; i < d * k; i++) W64[i] = Wf[i];
-    for (size_t j = 0; j < k; j++) b64[j] = bf[j];
-  } else {
-    memcpy(W64, smr_model_weights(m), d * k * sizeof *W64);
-    memcpy(b64, smr_model_bias(m), k * sizeof *b64);
-  }
-  smr_fit_options eo = smr_fit_options_default();
-  eo.l2 = l2;
-  double f64obj;
-  check(smr_objective_f64(m64, D.X, D.y, n, &eo, &f64obj, NULL, NULL), "smr_objective_f64");
+  const double f64obj = objective_f64(m, dt, &D, l2);
 
   const size_t cb_evals = rep.evaluations;
   const double cb_final = rep.final_loss, cb_grad = rep.grad_norm;
@@ -664,33 +723,8 @@ static int cmd_optimum(int argc, char **argv) {
      the target, then fit() timed REPS times in all (the scan's fit
      included), no callback. The report's final objective is L-BFGS's last
      evaluation (no extra evaluation). */
-  static const double TOLS[] = {1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6,
-                                3e-7, 1e-7, 3e-8, 1e-8, 0.0};
-  const size_t ntols = sizeof TOLS / sizeof TOLS[0];
-  smr_fit_options to = o;
-  to.callback = NULL;
-  to.callback_user = NULL;
-  double *t_tol = xmalloc(reps * sizeof(double)), tol_obj = NAN;
-  size_t tol_done = 0, tol_iters = 0, tol_evals = 0, ti = 0;
-  bool tol_reached = false;
-  for (; ti < ntols && tol_done < reps; ti++) {
-    to.tol = TOLS[ti];
-    for (size_t r = 0; r < reps; r++) {
-      m = zero_model(m, d, k, dt);
-      const double t0 = now();
-      const smr_status s = dt == SMR_F32 ? smr_fit_f32(m, Xf, D.y, n, &to, &rep)
-                                         : smr_fit_f64(m, D.X, D.y, n, &to, &rep);
-      const double t = now() - t0;
-      check(s, "smr_fit");
-      if (!(rep.final_loss <= target)) break; /* a tighter tol */
-      t_tol[tol_done++] = t;
-      tol_reached = true;
-      tol_obj = rep.final_loss;
-      tol_iters = rep.epochs_run;
-      tol_evals = rep.evaluations;
-    }
-    if (tol_reached) break;
-  }
+  struct tol_scan ts;
+  tol_scan(&m, dt, &D, Xf, &o, target, reps, &ts);
 
   printf("{\"bench\":\"optimum\",\"data\":\"%s\",\"n\":%zu,\"d\":%zu,\"k\":%zu,\"dtype\":\"%s\","
          "\"l2\":%g,\"ref\":%.17g,\"target\":%.17g,\"reps\":%zu,\"isa\":\"%s\",",
@@ -701,23 +735,23 @@ static int cmd_optimum(int argc, char **argv) {
   print_env("OPENBLAS_NUM_THREADS");
   printf(",\"reached\":%s,\"time_s\":%.6f,\"time_s_min\":%.6f,\"time_s_max\":%.6f,"
          "\"target_seen_s\":%.6f,\"fit_return_s\":%.6f,",
-         reached ? "true" : "false", median(t_stop, done), vmin(t_stop, done),
-         vmax(t_stop, done), median(t_seen, done), median(t_ret, done));
+         reached ? "true" : "false", smrt_median(t_stop, done), smrt_min(t_stop, done),
+         smrt_max(t_stop, done), smrt_median(t_seen, done), smrt_median(t_ret, done));
   printf("\"iterations\":%zu,\"iterations_to_target\":%zu,\"evaluations\":%zu,"
          "\"final_objective\":%.17g,\"final_rel_err\":%.3e,\"objective_f64_check\":%.17g,"
          "\"rel_err_f64_check\":%.3e,\"grad_inf\":%.3e}\n",
          iters, iters_to_target, cb_evals, cb_final, (cb_final - ref) / ref,
          f64obj, (f64obj - ref) / ref, cb_grad);
   printf("{\"bench\":\"optimum_tol\",\"data\":\"%s\",\"dtype\":\"%s\",\"reached\":%s,",
-         D.name, dt == SMR_F32 ? "f32" : "f64", tol_reached ? "true" : "false");
-  if (tol_reached)
+         D.name, dt == SMR_F32 ? "f32" : "f64", ts.reached ? "true" : "false");
+  if (ts.reached)
     printf("\"tol\":%g,\"reps\":%zu,\"time_s\":%.6f,\"time_s_min\":%.6f,\"time_s_max\":%.6f,"
            "\"iterations\":%zu,\"evaluations\":%zu,\"final_objective\":%.17g,"
            "\"final_rel_err\":%.3e}\n",
-           TOLS[ti], tol_done, median(t_tol, tol_done), vmin(t_tol, tol_done),
-           vmax(t_tol, tol_done), tol_iters, tol_evals, tol_obj, (tol_obj - ref) / ref);
+           TOLS[ts.ti], ts.done, smrt_median(ts.t, ts.done), smrt_min(ts.t, ts.done),
+           smrt_max(ts.t, ts.done), ts.iters, ts.evals, ts.obj, (ts.obj - ref) / ref);
   else
-    printf("\"tols_tried\":%zu}\n", ti);
+    printf("\"tols_tried\":%zu}\n", ts.ti);
   /* of the last run: ms between successive callbacks (the first from the
      fit call), i.e. per iteration, initial evaluation included in the first;
      a long one is an iteration whose line search took several evaluations */
@@ -729,8 +763,7 @@ static int cmd_optimum(int argc, char **argv) {
   fflush(stdout);
 
   smr_model_free(m);
-  smr_model_free(m64);
-  free(t_stop), free(t_seen), free(t_ret), free(t_tol), free(cs.stamp), free(cs.loss);
+  free(t_stop), free(t_seen), free(t_ret), free(ts.t), free(cs.stamp), free(cs.loss);
   free(Xf), free(D.X), free(D.y);
   return reached ? 0 : 1;
 }

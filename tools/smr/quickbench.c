@@ -1,20 +1,20 @@
 /*
  * quickbench.c - timing of the public row-wise kernels for `smr bench`.
  *
- * Buffers: shapes whose input fits in QB_ROTATE_MAX_BYTES get QB_ROTATIONS
+ * Buffers: shapes whose input fits in QB_ROTATE_MAX_BYTES get SMRT_ROTATIONS
  * input/output pairs and consecutive calls take them in turn, so no call
  * reads what the previous call just left in L1/L2; a larger input already
  * exceeds any L2, and one pair keeps the memory at twice the input.
  * Timing: CLOCK_MONOTONIC, median of samples (robust to a noisy machine).
  */
 #include "quickbench.h"
+#include "timing.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define QB_ROTATIONS 4
 #define QB_MIN_SAMPLES 3
 #define QB_ROTATE_MAX_BYTES ((size_t)8 << 20)
 #define QB_SEED 0x5EEDu
@@ -33,18 +33,12 @@ struct qb_buffers {
   smr_dtype dtype;
   size_t n, k, bytes; /* bytes of one n x k matrix */
   size_t nrot;
-  void *z[QB_ROTATIONS], *o[QB_ROTATIONS];
+  void *z[SMRT_ROTATIONS], *o[SMRT_ROTATIONS];
   int32_t *labels;
 };
 
 /* Keeps the loss of the fused kernels observable. */
 static volatile double qb_sink;
-
-static double now_seconds(void) {
-  struct timespec ts;
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t splitmix64(uint64_t *s) {
   uint64_t z = (*s += 0x9E3779B97F4A7C15u);
@@ -70,7 +64,7 @@ size_t qb_traffic(qb_kernel kern, smr_dtype dtype, size_t n, size_t k) {
 }
 
 /* The rotation rule of qb_buffers_create. */
-static size_t rotations(size_t bytes) { return bytes <= QB_ROTATE_MAX_BYTES ? QB_ROTATIONS : 1; }
+static size_t rotations(size_t bytes) { return smrt_rotations(bytes, QB_ROTATE_MAX_BYTES); }
 
 size_t qb_footprint(smr_dtype dtype, size_t n, size_t k) {
   const size_t esize = dtype == SMR_F32 ? sizeof(float) : sizeof(double);
@@ -84,7 +78,7 @@ size_t qb_footprint(smr_dtype dtype, size_t n, size_t k) {
 
 void qb_buffers_free(qb_buffers *b) {
   if (b == NULL) return;
-  for (size_t r = 0; r < QB_ROTATIONS; r++) {
+  for (size_t r = 0; r < SMRT_ROTATIONS; r++) {
     free(b->z[r]);
     free(b->o[r]);
   }
@@ -168,14 +162,20 @@ static smr_status run_once(const qb_buffers *b, qb_kernel kern, size_t r) {
   return s;
 }
 
-static double median(double *v, size_t len) {
-  for (size_t i = 1; i < len; i++) /* insertion sort: len <= QB_SAMPLES */
-    for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
-      const double t = v[j];
-      v[j] = v[j - 1];
-      v[j - 1] = t;
-    }
-  return len % 2 == 1 ? v[len / 2] : 0.5 * (v[len / 2 - 1] + v[len / 2]);
+/* One rotation step and call of the measured kernel (smrt_sample's fn). */
+struct qb_run {
+  qb_buffers *b;
+  qb_kernel kern;
+  size_t rot;
+  smr_status st;
+};
+
+static void qb_call(void *ctx, size_t call) {
+  (void)call;
+  struct qb_run *r = ctx;
+  r->rot = r->rot + 1 == r->b->nrot ? 0 : r->rot + 1;
+  const smr_status s = run_once(r->b, r->kern, r->rot);
+  if (s != SMR_OK) r->st = s;
 }
 
 smr_status qb_measure(qb_buffers *b, qb_kernel kern, double budget, double *seconds) {
@@ -183,35 +183,24 @@ smr_status qb_measure(qb_buffers *b, qb_kernel kern, double budget, double *seco
     for (size_t r = 0; r < b->nrot; r++) memcpy(b->o[r], b->z[r], b->bytes);
   /* The warm-up call is never timed: a first call may also fault in code
      and resolve symbols (log, exp) that later calls find ready. */
-  size_t rot = 0;
-  double t0 = now_seconds();
-  smr_status st = run_once(b, kern, rot);
-  const double warm = now_seconds() - t0;
-  if (st != SMR_OK) return st;
+  struct qb_run run = {b, kern, 0, SMR_OK};
+  double t0 = smrt_now();
+  run.st = run_once(b, kern, run.rot);
+  const double warm = smrt_now() - t0;
+  if (run.st != SMR_OK) return run.st;
   const double target = budget / QB_SAMPLES;
   /* Reading the clock after every call would add its cost to tiny calls. */
   const size_t batch = warm * 256 < target ? 16 : 1;
   double sample[QB_SAMPLES];
   size_t ns = 0, calls = 0;
-  const double start = now_seconds();
+  const double start = smrt_now();
   do {
-    calls = 0;
-    double elapsed;
-    t0 = now_seconds();
-    do {
-      for (size_t c = 0; c < batch; c++, calls++) {
-        rot = rot + 1 == b->nrot ? 0 : rot + 1;
-        smr_status s = run_once(b, kern, rot);
-        if (s != SMR_OK) st = s;
-      }
-      elapsed = now_seconds() - t0;
-    } while (elapsed < target);
-    if (st != SMR_OK) return st;
-    sample[ns++] = elapsed / (double)calls;
+    sample[ns++] = smrt_sample(qb_call, &run, batch, target, &calls);
+    if (run.st != SMR_OK) return run.st;
     /* While samples hold several calls each, at least QB_MIN_SAMPLES, so
        that one preempted sample (a busy machine) cannot be the median. */
   } while (ns < QB_SAMPLES &&
-           (now_seconds() - start < budget || (ns < QB_MIN_SAMPLES && calls > 1)));
-  *seconds = median(sample, ns);
+           (smrt_now() - start < budget || (ns < QB_MIN_SAMPLES && calls > 1)));
+  *seconds = smrt_median(sample, ns);
   return SMR_OK;
 }
