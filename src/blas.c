@@ -5,8 +5,7 @@
  *                   Z = 1 * X W + 1 * Z (cblas ?gemm, no transposes). That
  *                   beats beta = 0 followed by a pass adding b (OpenBLAS
  *                   applies a beta != 1 to C in a pass of its own: three
- *                   passes over Z instead of two; 104 ms vs 116 ms for
- *                   n = 20000, d = 256, k = 1000 in f32).
+ *                   passes over Z instead of two).
  *   xt_g            dW = X^T G + beta dW, TransA, beta = accumulate ? 1 : 0
  *                   (beta = 0 never reads dW, so NaN there does not leak).
  * GEMM sums the depth (d, n) in its own order: the results are within the
@@ -57,19 +56,13 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
    element's chain of fused multiply-adds is the single call's, so the
    result is the same bit for bit on any thread count):
      - narrow products, k <= BUILTIN_MAX_K: OpenBLAS's kernels are built for
-       wide matrices. Zen 4, OpenBLAS 0.3.21 (Cooperlake core), n = 60000,
-       d = 784, k = 10: linear_forward 22 ms vs 43 ms (f32), 38 vs 111 ms
-       (f64); on 2 threads OpenBLAS was slower still.
+       wide matrices (about half the speed at k = 10);
      - W (d x k) of at most BUILTIN_MAX_W_BYTES: the built-in forward packs
        W's panels again for every block of rows, which costs nothing while
-       W stays in L2 (1 MiB per core on Zen 4) and a trip to L3 beyond.
-       One thread, the trainer's row blocks, objective + gradient, f32 (ms,
-       built-in vs OpenBLAS): 20000 x 100 x 1000 89 vs 92; x 100 x 300
-       26.5 vs 29.8; x 784 x 200 129 vs 133; x 512 x 128 57 vs 60; x 256 x
-       1000 210 vs 215; x 1024 x 100 103 vs 101 (about even). Beyond it
-       OpenBLAS, which packs both operands, wins: 10000 x 512 x 1000 238
-       vs 211, 8000 x 1024 x 1000 409 vs 333.
-   So the choice depends on the shape alone, never on the thread count. */
+       W stays in L2 (1 MiB per core on Zen 4) and a trip to L3 beyond;
+       past it OpenBLAS, which packs both operands, wins.
+   So the choice depends on the shape alone, never on the thread count.
+   The measurements: docs/BENCHMARKS.md, "The tuning constants". */
 #define BUILTIN_MAX_K 64
 #define BUILTIN_MAX_W_BYTES ((size_t)1 << 20)
 

@@ -102,10 +102,9 @@ const struct smr_kernels *smr_kernels_for(int isa);
 
 /* Row kernels whose output is at least this many bytes write it with
    non-temporal stores where the ISA has them (kernels_simd.h, "Outputs
-   that cannot stay in cache"). Default SIZE_MAX, never: on Zen 4 at
-   8192 x 32000 f32 the plain stores were faster (softmax 7 % on one
-   thread, 11 % on two; CE + gradient 7 % and 16 %; docs/BENCHMARKS.md, "The
-   DRAM shape"). Tests lower it to run the streaming path on small inputs.
+   that cannot stay in cache"). Default SIZE_MAX, never: plain stores were
+   faster at the DRAM shape (docs/BENCHMARKS.md, "The tuning constants").
+   Tests lower it to run the streaming path on small inputs.
    Read with relaxed loads; change it only while no kernel runs. */
 extern atomic_size_t smr_stream_min_bytes;
 

@@ -138,8 +138,7 @@ static inline unsigned vm_first(VM m) { return m ? (unsigned)__builtin_ctz((unsi
    (r[c] lane i becomes the old r[i] lane c); SIMD_HAVE_TRANSPOSE says the
    layer has it. Unpacks within 128-bit lanes, then 128-bit lane shuffles.
    Always inlined: out of line it costs its 16 vectors through memory (GCC
-   12 stopped inlining it into the forward once that had a second caller:
-   Digits' L-BFGS fit 5.8 -> 6.1 ms). */
+   12 stopped inlining it once the forward had a second caller). */
 #define SIMD_HAVE_TRANSPOSE 1
 #if !SIMD_F64
 static inline __attribute__((always_inline)) void v_transpose(V r[16]) {

@@ -72,9 +72,7 @@ static void gemm_pack(T *bp, const T *B, size_t ldb, size_t kc, size_t w, size_t
    ap == 1, linear_forward): at each cache line of the depth, the same line
    of the pf rows after the tile's is prefetched, the next tile's X. The
    hardware prefetcher does not follow X's rows read 512 bytes at a time
-   with a stride of d: 60000 x 784 x 10 f32 took 20.5 ms, 16.3 ms with
-   this, 13.2 ms per 60000 rows with X in cache (Zen 4, one thread);
-   taller tiles (8, 12 rows) or deeper blocks were no faster. */
+   with a stride of d (docs/BENCHMARKS.md, "The tuning constants"). */
 static GEMM_INLINE void gemm_tile(const size_t MR, const size_t NR, const T *a, size_t ar,
                                   size_t ap, const T *bp, size_t kc, const T *s, size_t lds,
                                   T *c, size_t ldc, size_t w, size_t pf) {
@@ -150,10 +148,9 @@ static void gemm_panel(size_t nr, size_t m, const T *a, size_t ar, size_t ap, co
    multiply-add each: the same bits. Needs VW vectors of X and k
    accumulators in the register file: k <= FWDT_MAX_K. */
 #define FWDT_MAX_K (SIMD_VREGS - VW - 1 < VW ? SIMD_VREGS - VW - 1 : VW)
-/* Up to this k it beats the tile above (measured, Zen 4, 60000 x 784 one
-   thread: f32 k = 10 16.4 -> 11.9 ms, k = 13 14.2 ms, even at k = 14;
-   f64 k = 3..8 27-30 -> 18-20 ms): the transpose's shuffles cost about as
-   much as the lanes saved once k is near VW. */
+/* Up to this k it beats the tile above (docs/BENCHMARKS.md, "The tuning
+   constants"): the transpose's shuffles cost about as much as the lanes
+   saved once k is near VW. */
 #define FWDT_USE_MAX_K (VW == 16 ? 13 : FWDT_MAX_K)
 
 /* rows (<= VW) rows of Z at i0 = 0 of X, Z; K a constant. */
@@ -164,8 +161,8 @@ static GEMM_INLINE void fwdt_block(const size_t K, const T *X, const T *W, const
   for (size_t f0 = 0; f0 < d; f0 += VW) {
     const size_t w = gemm_min(VW, d - f0);
     V xt[VW];
-    /* the next block's rows, same columns, into L2 (into L1 was 7 % slower
-       at k = 10, 40 % at k = 3: it evicts the block being transposed) */
+    /* the next block's rows, same columns, into L2 (into L1 was slower: it
+       evicts the block being transposed) */
     for (size_t r = 0; r < pf; r++) __builtin_prefetch(X + (VW + r) * d + f0, 0, 2);
     for (size_t r = 0; r < VW; r++)
       xt[r] = r >= rows ? v_set1((T)0)
@@ -322,9 +319,8 @@ static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k
        chunks of at most XTG_MR;
      - the first chunk of a tile prefetches the same columns of the next
        block's rows into L2: walking X a column tile at a time, with a
-       stride of d, defeats the hardware prefetcher (60000 x 784 x 10
-       f32, Zen 4, one thread: 27 ms without, 10.4 ms with, 8.8 ms with X
-       in cache; blocks of 8 to 256 rows measured, 24-64 best).
+       stride of d, defeats the hardware prefetcher (docs/BENCHMARKS.md,
+       "The tuning constants").
    XTG_MR x XTG_NV accumulators, XTG_NV vectors of X and a broadcast fill
    the register file (SIMD_VREGS). */
 #define XTG_NV 2
@@ -459,8 +455,7 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
   const size_t vecs = (d + VW - 1) / VW, per = (vecs + threads - 1) / threads;
   /* the wide orientation for k beyond the narrow path, and on one thread
      where it fills more lanes: its vectors per row of X, d ceil(k / VW),
-     below the narrow one's k ceil(d / VW) (d = 100, k = 16..64 with 16
-     lanes: 5-10 % faster) */
+     below the narrow one's k ceil(d / VW) */
   if (k > XTG_NARROW_MAX_K || (per == vecs && d * ((k + VW - 1) / VW) < k * vecs)) {
     const size_t pw = GEMM_NR * VW, panels = (k + pw - 1) / pw;
     const size_t width = (panels + threads - 1) / threads * pw;
@@ -486,7 +481,7 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
 /* Narrow G (at most COLSUM_VECS vectors a row): the column sums stay in
    registers across the rows. Row by row through db in memory made each
    row's tail load wait on the previous row's masked store (not forwarded
-   on Zen 4): about a tenth of an L-BFGS iteration on Digits (k = 10). */
+   on Zen 4). */
 #define COLSUM_VECS 8
 
 static GEMM_INLINE void colsum_regs(const size_t NV, const T *G, T *db, size_t n, size_t k,

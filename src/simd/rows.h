@@ -52,9 +52,8 @@ static inline T row_max(const T *z, size_t k, V tv, bool scaled) {
    in L1 together. */
 #define CHUNK (4096 / sizeof(T))
 /* rows at least this long prefetch the next row during their exp loop. The
-   max pass of a row that is not in L1 waits on its loads: at 256 x 1000
-   f32 (4000-byte rows, input and output together twice the 1 MiB L2 of
-   Zen 4) the prefetch made softmax 3.6-4.5 % faster (docs/BENCHMARKS.md) */
+   max pass of a row that is not in L1 waits on its loads
+   (docs/BENCHMARKS.md, "The tuning constants") */
 #define PREFETCH_ROW_BYTES 2048
 
 /* dst[0..len) = exp(z_j - m) (z_j / t when scaled). While it computes,

@@ -27,12 +27,9 @@
    of logits, at least BLOCK_MIN_ROWS rows, never more than the
    workspace_bytes cap, and a whole number of CE tasks (so the loss and db
    are the same bits whatever the block). The block stays in cache between
-   the GEMM that writes it, the CE pass and the GEMM that reads it. f32
-   objective and gradient (ms) with the built-in products (blas.c), blocks
-   of 1 / 2 / 4 MiB, one thread: 20000 x 100 x 1000 87.6 / 87.8 / 89.4,
-   20000 x 256 x 1000 206 / 210 / 215; two threads (noisy: the second
-   core is shared) 53 / 53 / 54 and 119 / 122 / 106. 64 MiB blocks took
-   251 ms on one thread at 20000 x 256 x 1000 (page faults, Z from DRAM). */
+   the GEMM that writes it, the CE pass and the GEMM that reads it
+   (1 to 4 MiB measured about even; docs/BENCHMARKS.md, "The tuning
+   constants"). */
 #define BLOCK_BYTES ((size_t)2 << 20)
 #define BLOCK_MIN_ROWS ((size_t)128)
 #define PAR_WAVE_MAX ((size_t)64)

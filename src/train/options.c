@@ -55,9 +55,8 @@ static bool weights_ok(const double *w, size_t len) {
 /* The L-BFGS history: lbfgs_history, or for 0 (the default)
    LBFGS_AUTO_PAIRS pairs while they take at most LBFGS_AUTO_BYTES (16 P
    bytes a pair over P parameters), fewer down to LBFGS_MIN_AUTO_PAIRS
-   beyond that. 30 pairs instead of 10 take 10-30 % fewer evaluations on
-   iris, wine and digits; the two-loop recursion over them costs about 5 %
-   of a digits iteration. */
+   beyond that: more pairs, fewer evaluations, for a little more work per
+   iteration (docs/BENCHMARKS.md, "The tuning constants"). */
 #define LBFGS_AUTO_PAIRS 30
 #define LBFGS_MIN_AUTO_PAIRS 10
 #define LBFGS_AUTO_BYTES ((size_t)256 << 20)
