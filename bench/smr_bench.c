@@ -185,8 +185,8 @@ static void bench(smrb_state *st, void *arg) {
    to ramp up and for small shapes to be timed over many calls). */
 struct sample {
   const struct job *j;
-  size_t r0, r1, calls;
-  double seconds;
+  size_t r0, r1;
+  double per_call; /* seconds */
 };
 
 static void sample_call(void *arg, size_t call) {
@@ -197,8 +197,7 @@ static void sample_call(void *arg, size_t call) {
 static void *sample_run(void *arg) {
   struct sample *sp = arg;
   /* 16 calls per clock read keep the clock out of small shapes */
-  const double per_call = smrt_sample(sample_call, sp, 16, 0.02, &sp->calls);
-  sp->seconds = per_call * (double)sp->calls;
+  sp->per_call = smrt_sample(sample_call, sp, 16, 0.02, NULL);
   return NULL;
 }
 
@@ -210,23 +209,23 @@ static double reference_bps(struct job j, enum fam f, int threads) {
   double t[7];
   run_once(&j, 0, 0, j.s.n);
   for (int r = 0; r < 7; r++) {
-    struct sample sm[2] = {{&j, 0, j.s.n / 2, 0, 0}, {&j, j.s.n / 2, j.s.n, 0, 0}};
+    struct sample sm[2] = {{&j, 0, j.s.n / 2, 0}, {&j, j.s.n / 2, j.s.n, 0}};
     if (threads == 1) {
       sm[0].r1 = j.s.n;
       sample_run(&sm[0]);
-      t[r] = sm[0].seconds / (double)sm[0].calls;
+      t[r] = sm[0].per_call;
       continue;
     }
     pthread_t th;
     if (pthread_create(&th, NULL, sample_run, &sm[1]) != 0) {
       sm[1].r0 = 0; /* no second thread: time the whole on this one */
       sample_run(&sm[1]);
-      t[r] = sm[1].seconds / (double)sm[1].calls;
+      t[r] = sm[1].per_call;
       continue;
     }
     sample_run(&sm[0]);
     pthread_join(th, NULL);
-    const double a = sm[0].seconds / (double)sm[0].calls, b = sm[1].seconds / (double)sm[1].calls;
+    const double a = sm[0].per_call, b = sm[1].per_call;
     t[r] = a > b ? a : b;
   }
   return (double)traffic(&j) / smrt_median(t, 7);

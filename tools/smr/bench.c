@@ -139,23 +139,26 @@ static unsigned available_isas(void) {
   return m;
 }
 
-/* "all" (every ISA available here) or a list of names. Availability of
-   named ISAs is checked later (bench_check_isas), not as a usage error. */
-static bool opt_isa_list(const char *s, unsigned *mask) {
+/* "all" (all_mask) or a comma-separated list of names[0..count) into
+   *mask, one bit per name; otherwise a usage error naming what an item
+   must be. */
+static bool opt_name_list(const char *opt, const char *s, const char *const *names, int count,
+                          unsigned all_mask, const char *what, const char *expected,
+                          unsigned *mask) {
   *mask = 0;
   if (strcmp(s, "all") == 0) {
-    *mask = available_isas();
+    *mask = all_mask;
     return true;
   }
   const char *pos = s, *p;
   size_t len;
   while (list_next(&pos, &p, &len)) {
     int found = -1;
-    for (int i = 0; i < SMR_ISA_COUNT && found < 0; i++)
-      if (item_is(p, len, smr_isa_name((smr_isa)i))) found = i;
+    for (int i = 0; i < count && found < 0; i++)
+      if (item_is(p, len, names[i])) found = i;
     if (found < 0) {
-      usage_fail("invalid value '%s' for --isa: '%.*s' is not an ISA (expected all, or a "
-                 "comma-separated list of scalar, avx2, avx512, neon)", s, item_width(len), p);
+      usage_fail("invalid value '%s' for %s: '%.*s' is not %s (expected all, or a "
+                 "comma-separated list of %s)", s, opt, item_width(len), p, what, expected);
       return false;
     }
     *mask |= 1u << found;
@@ -163,26 +166,21 @@ static bool opt_isa_list(const char *s, unsigned *mask) {
   return true;
 }
 
+/* "all" (every ISA available here) or a list of names. Availability of
+   named ISAs is checked later (bench_check_isas), not as a usage error. */
+static bool opt_isa_list(const char *s, unsigned *mask) {
+  const char *names[SMR_ISA_COUNT];
+  for (int i = 0; i < SMR_ISA_COUNT; i++) names[i] = smr_isa_name((smr_isa)i);
+  return opt_name_list("--isa", s, names, SMR_ISA_COUNT, available_isas(), "an ISA",
+                       "scalar, avx2, avx512, neon", mask);
+}
+
+/* memcpy, the reference, is always measured. */
 static bool opt_kernel_list(const char *s, unsigned *mask) {
-  *mask = 0;
-  if (strcmp(s, "all") == 0) {
-    *mask = (1u << QB_NUM_KERNELS) - 1;
-    return true;
-  }
-  const char *pos = s, *p;
-  size_t len;
-  while (list_next(&pos, &p, &len)) {
-    int found = -1;
-    for (int j = 0; j < QB_NUM_KERNELS && found < 0; j++)
-      if (item_is(p, len, qb_kernel_names[j])) found = j;
-    if (found < 0) {
-      usage_fail("invalid value '%s' for --kernels: '%.*s' is not a kernel (expected all, or a "
-                 "comma-separated list of softmax, online, log_softmax, ce_grad, "
-                 "ce_grad_inplace, ce_loss)", s, item_width(len), p);
-      return false;
-    }
-    *mask |= 1u << found;
-  }
+  if (!opt_name_list("--kernels", s, qb_kernel_names, QB_NUM_KERNELS,
+                     (1u << QB_NUM_KERNELS) - 1, "a kernel",
+                     "softmax, online, log_softmax, ce_grad, ce_grad_inplace, ce_loss", mask))
+    return false;
   *mask |= 1u << QB_MEMCPY;
   return true;
 }

@@ -97,10 +97,6 @@ int cmd_demo(int argc, char **argv) {
     return finish_stdout();
   }
   if (pr != 0) return pr;
-  const uint64_t seed = cfg.seed;
-  const smr_dtype dtype = cfg.dtype;
-  const double lr = cfg.lr;
-  smr_fit_options fo = cfg.fit;
 
   static const char iris_name[] = "iris.csv (embedded)";
   static const char *const species[] = {"setosa", "versicolor", "virginica"};
@@ -130,27 +126,27 @@ int cmd_demo(int argc, char **argv) {
   }
   size_t *train = idx, *test = idx + n, ntr, nte;
   /* in each class, a seeded shuffle puts round(70%) of its rows into train */
-  s = smr_split_stratified(y, n, k, 0.7, seed, train, &ntr, test, &nte);
+  s = smr_split_stratified(y, n, k, 0.7, cfg.seed, train, &ntr, test, &nte);
   if (s != SMR_OK) { rc = fail("cannot split %s: %s", iris_name, smr_strerror(s)); goto done; }
   for (size_t i = 0; i < ntr; i++) ytr[i] = y[train[i]];
   for (size_t i = 0; i < nte; i++) yte[i] = y[test[i]];
-  if ((rc = features_as(ds, "<embedded iris.csv>", dtype, train, ntr, d, &Xtr)) != 0 ||
-      (rc = features_as(ds, "<embedded iris.csv>", dtype, test, nte, d, &Xte)) != 0)
+  if ((rc = features_as(ds, "<embedded iris.csv>", cfg.dtype, train, ntr, d, &Xtr)) != 0 ||
+      (rc = features_as(ds, "<embedded iris.csv>", cfg.dtype, test, nte, d, &Xte)) != 0)
     goto done;
 
-  s = smr_model_create(&m, d, k, dtype, lr, seed);
+  s = smr_model_create(&m, d, k, cfg.dtype, cfg.lr, cfg.seed);
   if (s == SMR_OK && k == 3) s = smr_model_set_class_names(m, species);
   if (s != SMR_OK) { rc = fail("cannot create the model: %s", smr_strerror(s)); goto done; }
 
-  progress prog = {.epochs = fo.epochs};
+  progress prog = {.epochs = cfg.fit.epochs};
   if (isatty(STDERR_FILENO)) {
-    fo.callback = progress_cb;
-    fo.callback_user = &prog;
+    cfg.fit.callback = progress_cb;
+    cfg.fit.callback_user = &prog;
   }
   smr_fit_report rep;
   memset(&rep, 0, sizeof rep);
   double t0 = now_seconds();
-  s = model_fit(m, Xtr, ytr, ntr, &fo, &rep);
+  s = model_fit(m, Xtr, ytr, ntr, &cfg.fit, &rep);
   double secs = now_seconds() - t0;
   progress_end(&prog);
   if (s != SMR_OK) { rc = fail("training failed: %s", smr_strerror(s)); goto done; }
@@ -164,13 +160,14 @@ int cmd_demo(int argc, char **argv) {
 
   printf("smr %s demo: softmax regression on the embedded Iris data\n", smr_version());
   printf("data: %zu rows, %zu features, %zu classes; stratified 70/30 split (seed %" PRIu64
-         "): %zu training, %zu held-out rows\n", n, d, k, seed, ntr, nte);
-  if (fo.solver == SMR_SOLVER_GD)
+         "): %zu training, %zu held-out rows\n", n, d, k, cfg.seed, ntr, nte);
+  if (cfg.fit.solver == SMR_SOLVER_GD)
     printf("model: %s, standardized inputs, full-batch gradient descent, lr %g, l2 %g, "
-           "%zu epochs (%.1f ms)\n", dtype_name(dtype), lr, fo.l2, rep.epochs_run, secs * 1e3);
+           "%zu epochs (%.1f ms)\n", dtype_name(cfg.dtype), cfg.lr, cfg.fit.l2, rep.epochs_run,
+           secs * 1e3);
   else
     printf("model: %s, standardized inputs, full-batch L-BFGS, l2 %g, %zu iterations to "
-           "max |gradient| %.2g (%.1f ms)\n", dtype_name(dtype), fo.l2, rep.epochs_run,
+           "max |gradient| %.2g (%.1f ms)\n", dtype_name(cfg.dtype), cfg.fit.l2, rep.epochs_run,
            rep.grad_norm, secs * 1e3);
   printf("training accuracy: %.4f (%zu/%zu)\n", acc, correct, ntr);
   printf("training log-loss: %.6f\n", train_loss);

@@ -83,9 +83,6 @@ void help_train(FILE *f) {
     f);
 }
 
-
-
-
 static const struct option train_opts[] = {
   {"epochs", required_argument, NULL, O_EPOCHS},
   {"batch-size", required_argument, NULL, O_BATCH},
