@@ -9,7 +9,7 @@
  *   xt_g            dW = X^T G + beta dW, TransA, beta = accumulate ? 1 : 0
  *                   (beta = 0 never reads dW, so NaN there does not leak).
  * GEMM sums the depth (d, n) in its own order: the results are within the
- * recursive-summation bound tests/test_isa.c checks, not bit-identical to
+ * recursive-summation bound tests/checkasm checks, not bit-identical to
  * the built-in kernels. n = 0 never reaches the BLAS. CBLAS takes int
  * sizes: more than INT_MAX rows go in slices. Three cases go to the active
  * ISA's own kernel instead: n = 0 in xt_g (it clears dW unless

@@ -14,7 +14,7 @@
  * The vector layer each ISA provides is specified in simd/vec_contract.h,
  * which checks what it can at compile time.
  *
- * Numerics (bounds in docs/ACCURACY.md, checked by tests/test_isa.c):
+ * Numerics (bounds in docs/ACCURACY.md, checked by tests/checkasm):
  *   - exp(z_j - m) is evaluated in T: d = z_j - m is rounded once, so the
  *     result carries a relative error up to |d| * eps / 2 on top of SLEEF's
  *     1 ulp; the bound per element is (A + B |z_j - m|) ulp.

@@ -7,7 +7,7 @@
 #   build-asan: the same under AddressSanitizer + UndefinedBehaviorSanitizer,
 #     without the name@isa re-runs;
 #   build-noblas: a release build without CBLAS (-Dblas=disabled), where the
-#     ISAs' own blocked matrix products are the active ones: test_isa and
+#     ISAs' own blocked matrix products are the active ones: test_checkasm and
 #     test_train on the best ISA;
 #   build-tsan: ThreadSanitizer, test_isa_switch (smr_isa_select racing
 #     the public kernels and fit on smr's threads);
@@ -16,10 +16,10 @@
 #     fails and its reproducer's path is printed (docs/FUZZING.md);
 # and on an x86-64 machine, for the ISAs it may not have:
 #   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its suite
-#     under qemu-aarch64 without the name@isa re-runs (test_isa and
+#     under qemu-aarch64 without the name@isa re-runs (test_checkasm and
 #     test_kernels compare neon with scalar in their plain runs; the
 #     scalar kernels' own behaviour is tested natively);
-#   haswell, nehalem: build-test's kernel-running Check tests (kernels, isa,
+#   haswell, nehalem: build-test's kernel-running Check tests (kernels, checkasm,
 #     model, train), `smr demo` and `smr info` under
 #     qemu-x86_64 emulating a Haswell (AVX2, no AVX-512) and a Nehalem (no
 #     AVX) CPU. Dispatch must pick avx2 and scalar; the name@isa tests of
@@ -28,8 +28,8 @@
 #     others do not (io, solvers, the CLI: the core, compiled for the
 #     baseline CPU; isa_switch: natively and under TSan; threads: natively
 #     per ISA).
-# The emulated runs set SMR_TEST_QUICK=1 (smaller sizes in test_isa) and
-# SMR_EXPECT_ISA (test_isa checks the ISA dispatch chose).
+# The emulated runs set SMR_TEST_QUICK=1 (smaller sizes in test_checkasm) and
+# SMR_EXPECT_ISA (test_checkasm checks the ISA dispatch chose).
 # The last line is "N passed, N failed" over all runs; the exit status is
 # non-zero when anything failed (a failed build counts as one failure) or no
 # test ran.
@@ -126,7 +126,7 @@ ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS ASAN_OPTIONS
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true \
   -Dbuildtype=debugoptimized -Dtests=enabled; then
-  # without the name@isa re-runs: test_isa and test_kernels run every
+  # without the name@isa re-runs: test_checkasm and test_kernels run every
   # available ISA's kernels under the sanitizers in their plain runs
   run_tests build-asan build-asan/meson-logs/testlog.json \
     meson test -C build-asan --print-errorlogs --no-suite isa
@@ -135,12 +135,12 @@ unset UBSAN_OPTIONS ASAN_OPTIONS
 
 # Without CBLAS. Where OpenBLAS is installed, build-test's and build-asan's
 # active tables take the wide matrix products (k > 64 classes) from it;
-# test_isa checks every ISA's own kernels there too, but only here are they
+# test_checkasm checks every ISA's own kernels there too, but only here are they
 # what the trainer runs for every shape.
 if build build-noblas -Dblas=disabled -Dwerror=true -Dbuildtype=release -Dtests=enabled \
   -Dbench=disabled; then
   run_tests build-noblas build-noblas/meson-logs/testlog.json \
-    meson test -C build-noblas --print-errorlogs isa train
+    meson test -C build-noblas --print-errorlogs checkasm train
 fi
 
 # ThreadSanitizer: only the concurrency test is built and run (the library
@@ -287,8 +287,8 @@ else
     # invariance of the scalar and avx2 kernels is tested natively
     # (threads@scalar, threads@avx2), that of neon on aarch64; under qemu
     # -cpu Haswell it alone ran past 900 s on this project's CI machine.
-    emulate_x86 Haswell avx2 kernels,isa,model,train avx512
-    emulate_x86 Nehalem scalar kernels,isa,model,train avx2 avx512
+    emulate_x86 Haswell avx2 kernels,checkasm,model,train avx512
+    emulate_x86 Nehalem scalar kernels,checkasm,model,train avx2 avx512
   else
     echo "==> build-test failed: no emulated x86 CPUs"
   fi

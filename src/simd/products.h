@@ -306,7 +306,7 @@ static void xtg_wide(const T *X, const T *G, T *dW, size_t n, size_t d, size_t k
    register tile is k rows of dW^T (a broadcast G_ij each) by XTG_NV
    vectors of X's row i. Each element still starts at 0 (or dW_fj) and
    takes X_if G_ij for i in order, one fused multiply-add each: the same
-   operations as xtg_wide, so the same bits (test_isa checks both against
+   operations as xtg_wide, so the same bits (tests/checkasm checks both against
    a chain of fmaf / fma).
      - d is cut into chunks whose k x dc block of dW^T fits the scratch
        (XTG_SCRATCH_BYTES on the stack: the kernels never allocate, and
