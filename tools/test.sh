@@ -16,8 +16,8 @@
 #     fails and its reproducer's path is printed (docs/FUZZING.md);
 # and on an x86-64 machine, for the ISAs it may not have:
 #   build-aarch64: a cross build for 64-bit ARM (NEON kernels), its suite
-#     under qemu-aarch64 without the name@isa re-runs (test_checkasm and
-#     test_kernels compare neon with scalar in their plain runs; the
+#     under qemu-aarch64 without the name@isa re-runs (test_checkasm
+#     compares neon with scalar in its plain run; the
 #     scalar kernels' own behaviour is tested natively);
 #   haswell, nehalem: build-test's kernel-running Check tests (kernels, checkasm,
 #     model, train), `smr demo` and `smr info` under
@@ -126,8 +126,8 @@ ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS ASAN_OPTIONS
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true \
   -Dbuildtype=debugoptimized -Dtests=enabled; then
-  # without the name@isa re-runs: test_checkasm and test_kernels run every
-  # available ISA's kernels under the sanitizers in their plain runs
+  # without the name@isa re-runs: test_checkasm runs every
+  # available ISA's kernels and public entries under the sanitizers
   run_tests build-asan build-asan/meson-logs/testlog.json \
     meson test -C build-asan --print-errorlogs --no-suite isa
 fi

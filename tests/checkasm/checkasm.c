@@ -115,6 +115,22 @@
  * shift, loss     as ce loss with this row's a, b, r
  * loss only       |loss(g = NULL) - loss(g)|: as ce loss with this row's a, b, r
  *
+ * The public entries of smr.h on every ISA (api.c; the bounds docs/ACCURACY.md
+ * states for the public API, here with the column of the selected ISA's
+ * entry; dmax = the largest |d_j| of the row below the exp underflow
+ * threshold, R its rescales as above):
+ * public rows     (a + b dmax) eps |ref| + r R eps64 |ref| + 2 tiny  (softmax,
+ *                 temperature, log_softmax, gradient; R only for online)
+ * public loss     (a + r max_i dmax_i) eps |L| + b eps64 |L| + (1e-300 scalar,
+ *                 k tiny SIMD: exps below the smallest subnormal are 0); the
+ *                 mean CE and the seed form's ce_prob
+ * public online=2-pass  a eps |sm| + r R eps64 |sm| + 2 tiny
+ * public log_sm=log(sm) a eps (1 + |log p|), p normal
+ * grad=(p-y)/n    |g - (p - y)/n| <= a eps |(p - y)/n| + b eps / n, with p and
+ *                 y from smr_softmax and smr_one_hot; row sums |sum g| <= r eps / n
+ * finite diff     |(L(z + h) - L(z - h)) / 2h - g| <= a  (h = 2^-7 f32,
+ *                 2^-14 f64: O(h^2) truncation and the rounding of L)
+ *
  * Where the numbers come from:
  * - scalar: tests/test_kernels.c (docs/ACCURACY.md) bounds the scalar
  *   kernels by "rel 4 eps", i.e. 4..8 ulp. In these units: f32 a = 4 (the
@@ -153,6 +169,12 @@
  *   online kernel's r per rescale, which rounds S and so every p_j alike) and
  *   from a faithful but not necessarily monotone vector exp: neighbouring
  *   arguments may come out one ulp reversed (monotone, shift: 2 ulp).
+ * - public entries (M_API_*): the bounds tests/test_kernels.c asserted of
+ *   the public API on every ISA before this harness took its numerics
+ *   over (docs/ACCURACY.md): relative, rel 4 eps + 2 tiny for the scalar
+ *   kernels, (12 + dmax) eps for SIMD ones (the scalar 4 plus SIMD_A = 8
+ *   and the rounding of d_j); each public result must also be the selected
+ *   table entry's, bit for bit, so the per-entry bounds above hold for it.
  * SMR_TEST_VERBOSE=1 prints the measured worst values against these.
  */
 #include "checkasm.h"
@@ -195,6 +217,13 @@ const struct tolrow TOL[NUM_METRICS] = {
     [M_SHIFT]      = {"shift",          "ulp",        {0, 0, 0},     {2, 0, 0},    {0, 0, 0},     {2, 0, 0}},
     [M_SHIFT_LOSS] = {"shift loss",     "eps64*|L|",  {0, 0, 0},     {8, 64, 1},   {0, 0, 0},     {8, 64, 1}},
     [M_LOSSONLY]   = {"loss only",      "eps64*|L|",  {0, 0, 0},     {8, 64, 1},   {0, 0, 0},     {8, 64, 1}},
+    /* the public entries of smr.h (api.c) */
+    [M_API_ROW]    = {"public rows",    "eps*|ref|",  {4, 0, 1},     {12, 1, 1},   {4, 0, 1},     {12, 1, 1}},
+    [M_API_LOSS]   = {"public loss",    "eps64*|L|",  {0, 64, 0},    {8, 64, 1},   {0, 64, 0},    {8, 64, 1}},
+    [M_API_ONLINE2P] = {"public online=2-pass", "eps*|sm|", {8, 0, 1}, {8, 0, 1},  {8, 0, 1},     {8, 0, 1}},
+    [M_API_LOGCONS] = {"public log_sm=log(sm)", "eps*(1+|lp|)", {8, 0, 0}, {8, 0, 0}, {8, 0, 0}, {8, 0, 0}},
+    [M_API_PY]     = {"grad=(p-y)/n",   "eps*|ref|",  {4, 2, 8},     {4, 2, 8},    {4, 2, 8},     {4, 2, 8}},
+    [M_FDIFF]      = {"finite diff",    "1",          {2e-4, 0, 0},  {2e-4, 0, 0}, {1e-7, 0, 0},  {1e-7, 0, 0}},
 };
 
 
@@ -657,6 +686,7 @@ size_t len_list(int dt, size_t *out) {
 START_TEST(test_tables) {
   g_test = "tables";
   CHECK(g_sc != NULL, "no scalar table");
+  CHECK(smr_kernels_active() != NULL, "no active table");
   int count = 0;
   FOR_EACH_ISA(isa, t) {
     ENTRIES_NN(t->f32);
@@ -719,6 +749,7 @@ static Suite *checkasm_suite(void) {
   checkasm_products(s);
   checkasm_vector_ops(s);
   checkasm_stats(s);
+  checkasm_api(s);
   return s;
 }
 

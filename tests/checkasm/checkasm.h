@@ -12,6 +12,12 @@
  *   products.c    linear_forward, xt_g, colsum (and CBLAS as one more table)
  *   vector_ops.c  axpy, sumsq, dot
  *   stats.c       col_mean_std, standardize
+ *   api.c         the public row kernels of smr.h on every ISA selected in
+ *                 turn: the selected table's entry bit for bit (through the
+ *                 row tasks, on one and two threads), the accuracy smr.h
+ *                 and docs/ACCURACY.md promise, and checks with references
+ *                 of their own (finite differences of the loss, p - onehot,
+ *                 the seed's published values)
  *   checkasm.c    tolerances, buffers, comparisons, the random streams, the
  *                 tables' completeness, and main
  *
@@ -63,6 +69,8 @@ enum metric {
   M_SOFTMAX, M_ONLINE, M_TEMP, M_LOGSM, M_CE_GRAD, M_CE_LOSS, M_CE_PROB,
   M_LINEAR, M_XTG, M_COLSUM, M_AXPY, M_SUMSQ, M_DOT, M_MEAN, M_SD, M_STDZ,
   M_SUM1, M_GSUM0, M_LOGCONS, M_ONLINE2P, M_MONO, M_SHIFT, M_SHIFT_LOSS, M_LOSSONLY,
+  /* the public entries (api.c) */
+  M_API_ROW, M_API_LOSS, M_API_ONLINE2P, M_API_LOGCONS, M_API_PY, M_FDIFF,
   NUM_METRICS
 };
 
@@ -298,6 +306,27 @@ long double ce_loss_ref(const refmat *R, const int32_t *labels, const tolspec *t
                         long double *tol, long double *unit);
 
 /* ------------------------------------------------------------------------ */
+/* Calling the row kernels (rows.c)                                          */
+/* ------------------------------------------------------------------------ */
+
+enum rop { OP_SOFTMAX, OP_ONLINE, OP_TEMP, OP_LOGSM, NUM_ROPS };
+enum gmode { G_NONE, G_OUT, G_INPLACE }; /* the fused CE's gradient: none, apart, g == z */
+
+/* Row op `op` of table t (t == NULL: the public function of smr.h, which
+   must return SMR_OK) on the n x k matrix z into out (as doubles): input
+   at in_off, output at out_off or in place; guards, sentinels and the
+   input checked. am != NULL: argmax_rows of t on the output. */
+void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z, double *out,
+             size_t n, size_t k, double temp, bool in_place, size_t in_off, size_t out_off,
+             int32_t *am);
+/* The fused CE entry of table t (the sum of the rows' losses) with the
+   gradient scale `scale` in mode gm; the gradient (unless G_NONE) into grad
+   as doubles; guards, sentinels and the inputs checked. */
+double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const int32_t *labels,
+              size_t n, size_t k, double scale, int gm, double *grad, size_t in_off,
+              size_t out_off);
+
+/* ------------------------------------------------------------------------ */
 /* The check files' tests                                                    */
 /* ------------------------------------------------------------------------ */
 
@@ -309,5 +338,6 @@ void checkasm_rows(Suite *s);
 void checkasm_products(Suite *s);
 void checkasm_vector_ops(Suite *s);
 void checkasm_stats(Suite *s);
+void checkasm_api(Suite *s);
 
 #endif

@@ -11,10 +11,25 @@
 /* Calling the row kernels                                                   */
 /* ======================================================================== */
 
-enum rop { OP_SOFTMAX, OP_ONLINE, OP_TEMP, OP_LOGSM, NUM_ROPS };
-
+/* t == NULL: the public function of smr.h (on the selected ISA). */
 static void call_rop(const struct smr_kernels *t, int dt, int op, const void *z, void *p, size_t n,
                      size_t k, double temp) {
+  if (t == NULL) {
+    smr_status st;
+    if (dt == F32)
+      st = op == OP_SOFTMAX ? smr_softmax_f32(z, p, n, k)
+         : op == OP_ONLINE  ? smr_softmax_online_f32(z, p, n, k)
+         : op == OP_TEMP    ? smr_softmax_temperature_f32(z, p, n, k, (float)temp)
+                            : smr_log_softmax_f32(z, p, n, k);
+    else
+      st = op == OP_SOFTMAX ? smr_softmax_f64(z, p, n, k)
+         : op == OP_ONLINE  ? smr_softmax_online_f64(z, p, n, k)
+         : op == OP_TEMP    ? smr_softmax_temperature_f64(z, p, n, k, temp)
+                            : smr_log_softmax_f64(z, p, n, k);
+    CHECK(st == SMR_OK, "public row kernel %d %s n=%zu k=%zu: status %d (%s)", op, dt_name(dt), n,
+          k, (int)st, smr_strerror(st));
+    return;
+  }
   if (dt == F32) {
     switch (op) {
     case OP_SOFTMAX: t->f32.softmax(z, p, n, k); return;
@@ -43,9 +58,9 @@ static void call_argmax(const struct smr_kernels *t, int dt, const void *p, size
    input at in_off, output at out_off or in place; guards, sentinels and
    the input checked. am != NULL: argmax_rows of the same table on the
    output buffer. */
-static void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z,
-                    double *out, size_t n, size_t k, double temp, bool in_place, size_t in_off,
-                    size_t out_off, int32_t *am) {
+void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z, double *out,
+             size_t n, size_t k, double temp, bool in_place, size_t in_off, size_t out_off,
+             int32_t *am) {
   const int dt = c->dt;
   const size_t len = n * k, esz = dt_size(dt);
   gbuf bi, bo = {0};
@@ -71,7 +86,6 @@ static void run_rop(const struct smr_kernels *t, const cctx *c, int op, const do
   if (!in_place) gb_free(&bo);
 }
 
-enum gmode { G_NONE, G_OUT, G_INPLACE };
 static const char *const GMODE_NAMES[] = {"ce_logits (g = NULL)", "ce_logits", "ce_logits (g = z)"};
 
 static double call_ce(const struct smr_kernels *t, int dt, const void *z, const int32_t *lab,
@@ -82,9 +96,9 @@ static double call_ce(const struct smr_kernels *t, int dt, const void *z, const 
 
 /* The fused CE of table t in gradient mode gm; the gradient (unless
    G_NONE) into grad as doubles. */
-static double run_ce(const struct smr_kernels *t, const cctx *c, const double *z,
-                     const int32_t *labels, size_t n, size_t k, double scale, int gm, double *grad,
-                     size_t in_off, size_t out_off) {
+double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const int32_t *labels,
+              size_t n, size_t k, double scale, int gm, double *grad, size_t in_off,
+              size_t out_off) {
   const int dt = c->dt;
   const size_t len = n * k, esz = dt_size(dt);
   gbuf bz, bl, bg = {0};
