@@ -36,8 +36,8 @@
 # (the same loop with non-temporal stores: the write traffic of softmax's
 # streaming path), softmax, ce_grad (ce_logits with a gradient, out of
 # place), and softmax_plain / ce_grad_plain (the kernels with the streaming
-# path switched off: smr_stream_min_bytes = SIZE_MAX), softmax_stream /
-# ce_grad_stream (switched on for any size: smr_stream_min_bytes = 0).
+# path not taken: no scratch), softmax_stream / ce_grad_stream (taken: a
+# scratch of two rows passed to the kernel, src/kernels.h).
 # Pin nothing: the machine has two cores and others use them.
 # PROBE_BIN=path keeps the compiled driver for perf record (cpu-clock).
 # PROBE_THREADS=2 splits the rows over two threads (smr-bench's threads:2);
@@ -99,6 +99,15 @@ static float *zb[4], *ob[4];
 static int32_t *lab;
 static volatile double sink;
 
+/* the "_stream" kernels pass the kernel a scratch of two rows (one per
+   thread), which makes it stream its output; the others pass none */
+static float *scratch_for(const char *kn) {
+  static _Thread_local float *scr;
+  if (strstr(kn, "_stream") == NULL) return NULL;
+  if (scr == NULL && (scr = malloc(SMR_STREAM_SCRATCH(k) * sizeof(float))) == NULL) exit(2);
+  return scr;
+}
+
 /* one call of kernel kn on rows [r0, r1) of buffer pair b */
 static void run_rows(const char *kn, int b, size_t r0, size_t r1) {
   const struct smr_kernels *t = smr_kernels_for(SMR_ISA_AVX512);
@@ -110,8 +119,8 @@ static void run_rows(const char *kn, int b, size_t r0, size_t r1) {
   else if (!strcmp(kn, "read")) sink = t->f32.sumsq(z, len);
   else if (!strcmp(kn, "exp")) smrb_exp_floor_f32(z, o, len);
   else if (!strcmp(kn, "exp_nt")) exp_nt(z, o, len);
-  else if (!strncmp(kn, "softmax", 7)) t->f32.softmax(z, o, n, k);
-  else if (!strncmp(kn, "ce_grad", 7)) sink = t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, o);
+  else if (!strncmp(kn, "softmax", 7)) t->f32.softmax(z, o, n, k, scratch_for(kn));
+  else if (!strncmp(kn, "ce_grad", 7)) sink = t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, o, scratch_for(kn));
   else { fprintf(stderr, "unknown kernel %s\n", kn); exit(2); }
 }
 
@@ -178,7 +187,6 @@ int main(int argc, char **argv) {
   }
   lab = malloc(n * sizeof *lab);
   for (size_t i = 0; i < n; i++) lab[i] = (int32_t)(i % k);
-  const size_t stream_default = smr_stream_min_bytes;
   printf("# %zux%zu f32, %zu buffer pair(s), %d thread(s), %d rounds; clock check: add chain %.3f GHz, imul chain %.3f GHz\n",
          n, k, rot, nthr, rounds, ghz_add(), ghz_imul());
   static double ns[16][256], gh[16][256], cy[16][256], gb[16][256], xm[16][256], cp[16][256];
@@ -186,7 +194,6 @@ int main(int argc, char **argv) {
   for (int r = 0; r < rounds; r++) {
     double mcp = 0;
     for (int q = 0; q < nk; q++) {
-      smr_stream_min_bytes = strstr(kn[q], "_plain") ? SIZE_MAX : strstr(kn[q], "_stream") ? 0 : stream_default;
       run(kn[q], b); /* warm: the first call of a kernel is not timed */
       b = (int)((b + 1) % rot);
       const double g0 = ghz_add();
@@ -210,7 +217,6 @@ int main(int argc, char **argv) {
       cp[q][r] = 100.0 * (c1 - c0) / (w1 - w0);
     }
   }
-  smr_stream_min_bytes = stream_default;
   printf("%-15s %8s %8s %8s %18s %7s %6s %5s\n", "kernel", "ns/el", "GHz", "cyc/el", "(min-max)", "GB/s", "x_mcp", "cpu%");
   for (int q = 0; q < nk; q++)
     printf("%-15s %8.3f %8.3f %8.3f %8.3f-%-8.3f %7.2f %6.2f %5.0f\n", kn[q], med(ns[q], rounds), med(gh[q], rounds),

@@ -120,7 +120,7 @@ static void run_once(const struct job *j, size_t b, size_t r0, size_t r1) {
   const int32_t *lab = j->b->labels + r0;
   switch (j->f) {
   case F_SOFTMAX:
-    j->dt == 0 ? t->f32.softmax(z, o, n, k) : t->f64.softmax(z, o, n, k);
+    j->dt == 0 ? t->f32.softmax(z, o, n, k, NULL) : t->f64.softmax(z, o, n, k, NULL);
     break;
   case F_ONLINE:
     j->dt == 0 ? t->f32.softmax_online(z, o, n, k) : t->f64.softmax_online(z, o, n, k);
@@ -130,14 +130,16 @@ static void run_once(const struct job *j, size_t b, size_t r0, size_t r1) {
     j->dt == 0 ? t->f32.log_softmax(z, o, n, k) : t->f64.log_softmax(z, o, n, k);
     break;
   case F_CE_GRAD:
-    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, o) : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, o);
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, o, NULL)
+                      : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, o, NULL);
     break;
   case F_CE_INPLACE: /* overwrites the input: the values stay bounded (|g| <= 1) */
-    sink = j->dt == 0 ? t->f32.ce_logits(o, lab, NULL, n, k, 1.0f, o) : t->f64.ce_logits(o, lab, NULL, n, k, 1.0, o);
+    sink = j->dt == 0 ? t->f32.ce_logits(o, lab, NULL, n, k, 1.0f, o, NULL)
+                      : t->f64.ce_logits(o, lab, NULL, n, k, 1.0, o, NULL);
     break;
   case F_CE_LOSS:
-    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, NULL)
-                      : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, NULL);
+    sink = j->dt == 0 ? t->f32.ce_logits(z, lab, NULL, n, k, 1.0f, NULL, NULL)
+                      : t->f64.ce_logits(z, lab, NULL, n, k, 1.0, NULL, NULL);
     break;
   case F_MEMCPY: memcpy(o, z, n * k * sz); break;
   case F_READ: sink = read_sum(z, n * k, j->dt); break;

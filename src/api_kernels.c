@@ -28,8 +28,14 @@
  * so the outputs are the same bit for bit on any thread count. The
  * cross-entropy's sum is cut the same way on one thread too and the
  * tasks' sums are added in task order, so the loss is the same on any
- * thread count as well. Each task tells the kernel the whole output's
- * size (smr_stream_call_bytes) so large outputs are still streamed.
+ * thread count as well.
+ *
+ * Streaming: a softmax, temperature or gradient output of at least
+ * smr_stream_min_bytes as a whole (internal.h; rows of at most
+ * API_STREAM_MAX_ROW bytes) is written with non-temporal stores: each task
+ * allocates the kernel's scratch of two rows (SMR_STREAM_SCRATCH, kernels.h)
+ * and passes it down, or runs the plain path when that allocation fails.
+ * The choice is made for the whole call, not per task, and changes no bit.
  */
 #include "internal.h"
 #include "kernels.h"
@@ -37,6 +43,12 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+atomic_size_t smr_stream_min_bytes = SIZE_MAX; /* off: see internal.h */
+
+/* the scratch's two rows stay in L2 (512 KiB) up to this row size */
+#define API_STREAM_MAX_ROW ((size_t)512 << 10)
 
 /* Steps 1 to 4 for a row-wise call with data pointers a and b.
    SMR_OK with n = 0 means "nothing to do". */
@@ -71,6 +83,12 @@ static smr_status check_ce_logits(const void *z, const int32_t *labels, size_t n
 #define API_WAVE 64
 
 enum api_op { API_SOFTMAX, API_ONLINE, API_TEMPERATURE, API_LOG_SOFTMAX, API_CE };
+
+/* Whether a call of n x k elements of es bytes streams its output. */
+static bool stream_output(size_t n, size_t k, size_t es) {
+  const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
+  return k * es <= API_STREAM_MAX_ROW && n * k * es >= min;
+}
 
 /* rows per task for rows of k elements */
 static size_t task_rows(size_t k) {

@@ -20,7 +20,7 @@ typedef struct {
   size_t n, k, rows;     /* rows per task */
   size_t first;          /* task number of the wave's first (API_CE) */
   T t;                   /* the temperature or the CE scale */
-  size_t bytes;          /* the whole output, for the streaming choice */
+  bool stream;           /* stream the output (a scratch per task) */
   double *sums;          /* API_CE: one per task of the wave */
 } FN(rows_job);
 
@@ -31,15 +31,18 @@ static void FN(rows_task)(void *arg, size_t task) {
   const size_t rows = j->n - r0 < j->rows ? j->n - r0 : j->rows;
   const T *z = j->z + r0 * j->k;
   T *out = j->out != NULL ? j->out + r0 * j->k : NULL;
-  smr_stream_call_bytes = j->bytes;
+  /* NULL (plain stores) when not streaming or out of memory */
+  T *scratch = j->stream && out != NULL ? malloc(SMR_STREAM_SCRATCH(j->k) * sizeof(T)) : NULL;
   switch (j->op) {
-  case API_SOFTMAX: j->kt->softmax(z, out, rows, j->k); break;
+  case API_SOFTMAX: j->kt->softmax(z, out, rows, j->k, scratch); break;
   case API_ONLINE: j->kt->softmax_online(z, out, rows, j->k); break;
-  case API_TEMPERATURE: j->kt->softmax_temperature(z, out, rows, j->k, j->t); break;
+  case API_TEMPERATURE: j->kt->softmax_temperature(z, out, rows, j->k, j->t, scratch); break;
   case API_LOG_SOFTMAX: j->kt->log_softmax(z, out, rows, j->k); break;
-  case API_CE: j->sums[task] = j->kt->ce_logits(z, j->labels + r0, NULL, rows, j->k, j->t, out); break;
+  case API_CE:
+    j->sums[task] = j->kt->ce_logits(z, j->labels + r0, NULL, rows, j->k, j->t, out, scratch);
+    break;
   }
-  smr_stream_call_bytes = 0;
+  free(scratch);
 }
 
 /* A softmax-family op over n rows: one kernel call on one thread (or a
@@ -48,13 +51,13 @@ static void FN(rows_task)(void *arg, size_t task) {
 static void FN(rows_run)(enum api_op op, const T *z, T *out, size_t n, size_t k, T t) {
   const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k);
+  const bool stream = (op == API_SOFTMAX || op == API_TEMPERATURE) && stream_output(n, k, sizeof(T));
   if (smr_threads_count() < 2 || n <= rows) {
-    FN(rows_job) j = {kt, op, z, out, NULL, n, k, n, 0, t, 0, NULL};
+    FN(rows_job) j = {kt, op, z, out, NULL, n, k, n, 0, t, stream, NULL};
     FN(rows_task)(&j, 0);
     return;
   }
-  FN(rows_job)
-  j = {kt, op, z, out, NULL, n, k, rows, 0, t, n * k * sizeof(T), NULL};
+  FN(rows_job) j = {kt, op, z, out, NULL, n, k, rows, 0, t, stream, NULL};
   smr_parallel_for((n + rows - 1) / rows, FN(rows_task), &j);
 }
 
@@ -73,7 +76,7 @@ static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, 
   double sums[API_WAVE], total = 0.0, scaled = 0.0;
   FN(rows_job)
   j = {kt, API_CE, z, grad, labels, n, k, rows, 0, (T)(1.0 / dn),
-       ntasks > 1 ? n * k * sizeof(T) : 0, sums};
+       grad != NULL && stream_output(n, k, sizeof(T)), sums};
   for (; j.first < ntasks; j.first += API_WAVE) {
     const size_t nt = ntasks - j.first < API_WAVE ? ntasks - j.first : API_WAVE;
     smr_parallel_for(nt, FN(rows_task), &j);
@@ -82,7 +85,7 @@ static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, 
       if (sums[t] == INFINITY && grad != z) {
         const size_t r0 = (j.first + t) * rows, r1 = n - r0 < rows ? n : r0 + rows;
         for (size_t i = r0; i < r1; i++)
-          scaled += kt->ce_logits(z + i * k, labels + i, NULL, 1, k, (T)1, NULL) / dn;
+          scaled += kt->ce_logits(z + i * k, labels + i, NULL, 1, k, (T)1, NULL, NULL) / dn;
       } else {
         scaled += sums[t] / dn;
       }

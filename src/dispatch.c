@@ -69,9 +69,6 @@ static const struct isa_desc isas[] = {
 /* Tables and the active choice                                              */
 /* ------------------------------------------------------------------------ */
 
-atomic_size_t smr_stream_min_bytes = SIZE_MAX; /* off: see kernels.h */
-_Thread_local size_t smr_stream_call_bytes = 0;
-
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct smr_kernels tables[SMR_ISA_COUNT]; /* written only by init */
 #if SMR_HAVE_BLAS

@@ -6,6 +6,7 @@
 
 #include "smr.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,15 @@ static inline bool smr_array_ok(size_t a, size_t b, size_t es) {
   size_t ab, bytes;
   return smr_mul_ok(a, b, &ab) && smr_mul_ok(ab, es, &bytes) && bytes <= (size_t)PTRDIFF_MAX;
 }
+
+/* The public row kernels (src/api_kernels.c) stream outputs of at least
+   this many bytes: they pass their kernel calls a scratch of two rows
+   (src/kernels.h, "Outputs that cannot stay in cache"). Default SIZE_MAX,
+   never: plain stores were faster at the DRAM shape (docs/BENCHMARKS.md,
+   "The tuning constants"). Tests and bench/dram_probe.sh lower it to run
+   the streaming path. Read with relaxed loads; change it only while no
+   public row kernel runs. */
+extern atomic_size_t smr_stream_min_bytes;
 
 /* The model. W and b are of the model's dtype. */
 struct smr_model {

@@ -21,19 +21,20 @@
 #ifndef SMR_KERNELS_H
 #define SMR_KERNELS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* One set of entries per dtype; T is float or double. */
 #define SMR_KERNEL_ENTRIES(T)                                                  \
-  /* p = softmax(z) row-wise, two-pass (max; exp+sum; scale). p may == z. */   \
-  void (*softmax)(const T *z, T *p, size_t n, size_t k);                       \
+  /* p = softmax(z) row-wise, two-pass (max; exp+sum; scale). p may == z.     \
+     scratch: NULL, or SMR_STREAM_SCRATCH(k) elements (see below). */         \
+  void (*softmax)(const T *z, T *p, size_t n, size_t k, T *scratch);           \
   /* same result, one-pass online max/sum then normalize. p may == z. */       \
   void (*softmax_online)(const T *z, T *p, size_t n, size_t k);                \
-  /* p = softmax(z / t), t finite > 0. p may == z. */                          \
-  void (*softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t);      \
+  /* p = softmax(z / t), t finite > 0. p may == z. scratch: as softmax. */    \
+  void (*softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t,       \
+                              T *scratch);                                     \
   /* out = log_softmax(z). out may == z. */                                    \
   void (*log_softmax)(const T *z, T *out, size_t n, size_t k);                 \
   /* Fused CE from logits. Returns sum_i w_i (lse(z_i) - z_i[labels_i]) in   \
@@ -41,9 +42,10 @@
      onehot_i) * scale * w_i (the product formed in double); g may == z.      \
      g == NULL is the loss-only variant (one read). w: per-row weights, or    \
      NULL for all 1 (then the result is bit for bit the unweighted one); a    \
-     row of weight 0 adds exactly 0 to the loss. */                           \
+     row of weight 0 adds exactly 0 to the loss. scratch: as softmax (used   \
+     only with g). */                                                         \
   double (*ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n, \
-                      size_t k, T scale, T *g);                                \
+                      size_t k, T scale, T *g, T *scratch);                    \
   /* The seed's CE from probabilities: returns                                \
      -sum_i sum_j y_ij * log(p_ij + 1e-15), skipping y_ij == 0 (not /n). */   \
   double (*ce_prob)(const T *p, const T *y, size_t n, size_t k);              \
@@ -100,20 +102,16 @@ const struct smr_kernels *smr_kernels_active(void);
    process. */
 const struct smr_kernels *smr_kernels_for(int isa);
 
-/* Row kernels whose output is at least this many bytes write it with
-   non-temporal stores where the ISA has them (kernels_simd.h, "Outputs
-   that cannot stay in cache"). Default SIZE_MAX, never: plain stores were
-   faster at the DRAM shape (docs/BENCHMARKS.md, "The tuning constants").
-   Tests lower it to run the streaming path on small inputs.
-   Read with relaxed loads; change it only while no kernel runs. */
-extern atomic_size_t smr_stream_min_bytes;
-
-/* The output bytes of the whole public call that a kernel call is one task
-   of (0 outside such a task): the public row kernels cut large calls into
-   row tasks on smr's threads (api_kernels.c) and set this around each
-   task, so that the streaming choice is made for the whole output, not
-   for the task's part of it. */
-extern _Thread_local size_t smr_stream_call_bytes;
+/* Outputs that cannot stay in cache. softmax, softmax_temperature and
+   ce_logits (with a gradient) take a scratch argument from their caller:
+   NULL (plain stores), or SMR_STREAM_SCRATCH(k) elements of the dtype. With
+   a scratch, an ISA that has non-temporal stores keeps the exponentials of
+   two rows there and streams the outputs to memory, so the output lines
+   are never read (src/simd/rows.h, "Outputs that cannot stay in cache");
+   an ISA without them ignores it. Whether to stream is the caller's choice
+   (the public row kernels: src/api_kernels.c); the result is the same bit
+   for bit either way. */
+#define SMR_STREAM_SCRATCH(k) (2 * (k))
 
 /* Installers, one per ISA folder. */
 void smr_scalar_install(struct smr_kernels *t);

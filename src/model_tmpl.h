@@ -88,7 +88,7 @@ smr_status FN(smr_forward)(const smr_model *m, const T *X, size_t n, T *Z, T *P)
     size_t rows = FN(min_rows)(ws.rows, n - r);
     const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, out + r * k, rows, d, k);
-    if (P != NULL) kt->SFX.softmax(out + r * k, P + r * k, rows, k);
+    if (P != NULL) kt->SFX.softmax(out + r * k, P + r * k, rows, k, NULL);
   }
   FN(block_ws_free)(&ws);
   return SMR_OK;
@@ -122,7 +122,7 @@ smr_status FN(smr_predict)(const smr_model *m, const T *X, size_t n, int32_t *la
     size_t rows = FN(min_rows)(ws.rows, n - r);
     const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, ws.z, rows, d, k);
-    kt->SFX.softmax(ws.z, ws.z, rows, k);
+    kt->SFX.softmax(ws.z, ws.z, rows, k, NULL);
     kt->SFX.argmax_rows(ws.z, rows, k, labels + r);
   }
   FN(block_ws_free)(&ws);
@@ -155,13 +155,13 @@ smr_status FN(smr_loss)(const smr_model *m, const T *X, const int32_t *labels, s
     size_t rows = FN(min_rows)(ws.rows, n - r);
     const T *xin = FN(input_rows)(kt, m, &ws, X, r, rows);
     kt->SFX.linear_forward(xin, m->W, m->b, ws.z, rows, d, k);
-    const double part = kt->SFX.ce_logits(ws.z, labels + r, NULL, rows, k, (T)1, NULL);
+    const double part = kt->SFX.ce_logits(ws.z, labels + r, NULL, rows, k, (T)1, NULL, NULL);
     sum += part;
     if (part != INFINITY) {
       scaled += part / (double)n;
     } else {
       for (size_t i = 0; i < rows; i++)
-        scaled += kt->SFX.ce_logits(ws.z + i * k, labels + r + i, NULL, 1, k, (T)1, NULL) / (double)n;
+        scaled += kt->SFX.ce_logits(ws.z + i * k, labels + r + i, NULL, 1, k, (T)1, NULL, NULL) / (double)n;
     }
   }
   FN(block_ws_free)(&ws);

@@ -10,6 +10,7 @@
  */
 #include "blas.h"
 #include "check_util.h"
+#include "internal.h"
 #include "isa_guard.h"
 #include "kernels.h"
 #include "smr.h"
@@ -379,14 +380,14 @@ static void public_op(smr_dtype dt, int op, const void *z, const int32_t *y, siz
 static void direct_op(smr_dtype dt, int op, const void *z, size_t n, size_t k, void *out) {
   const struct smr_kernels *t = smr_kernels_active();
   if (dt == SMR_F32) {
-    if (op == OP_SOFTMAX) t->f32.softmax(z, out, n, k);
+    if (op == OP_SOFTMAX) t->f32.softmax(z, out, n, k, NULL);
     if (op == OP_ONLINE) t->f32.softmax_online(z, out, n, k);
-    if (op == OP_TEMP) t->f32.softmax_temperature(z, out, n, k, 0.7f);
+    if (op == OP_TEMP) t->f32.softmax_temperature(z, out, n, k, 0.7f, NULL);
     if (op == OP_LOGSM) t->f32.log_softmax(z, out, n, k);
   } else {
-    if (op == OP_SOFTMAX) t->f64.softmax(z, out, n, k);
+    if (op == OP_SOFTMAX) t->f64.softmax(z, out, n, k, NULL);
     if (op == OP_ONLINE) t->f64.softmax_online(z, out, n, k);
-    if (op == OP_TEMP) t->f64.softmax_temperature(z, out, n, k, 0.7);
+    if (op == OP_TEMP) t->f64.softmax_temperature(z, out, n, k, 0.7, NULL);
     if (op == OP_LOGSM) t->f64.log_softmax(z, out, n, k);
   }
 }

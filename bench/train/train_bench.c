@@ -311,7 +311,7 @@ static int cmd_epoch(int argc, char **argv) {
         t0 = smrt_now();
         kt->linear_forward(X, W, b, Z, n, d, k);
         t1 = smrt_now();
-        sink += kt->ce_logits(Z, y, NULL, n, k, scale, Z);
+        sink += kt->ce_logits(Z, y, NULL, n, k, scale, Z, NULL);
         t2 = smrt_now();
         kt->xt_g(X, Z, dW, n, d, k, false);
         t3 = smrt_now();

@@ -189,12 +189,15 @@ static void FN(softmax_row)(const T *z, T *p, size_t k, T t, bool scaled) {
 }
 
 /* scalar_softmax_f32, scalar_softmax_f64 */
-static void FN(scalar_softmax)(const T *z, T *p, size_t n, size_t k) {
+static void FN(scalar_softmax)(const T *z, T *p, size_t n, size_t k, T *scratch) {
+  (void)scratch; /* no streaming stores in the scalar kernels */
   for (size_t i = 0; i < n; i++) FN(softmax_row)(z + i * k, p + i * k, k, (T)1, false);
 }
 
 /* scalar_softmax_temperature_f32, scalar_softmax_temperature_f64 */
-static void FN(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t) {
+static void FN(scalar_softmax_temperature)(const T *z, T *p, size_t n, size_t k, T t,
+                                            T *scratch) {
+  (void)scratch;
   for (size_t i = 0; i < n; i++) FN(softmax_row)(z + i * k, p + i * k, k, t, true);
 }
 
@@ -326,7 +329,8 @@ static double FN(ce_logits_row)(const T *z, size_t label, size_t k, double scale
 
 /* scalar_ce_logits_f32, scalar_ce_logits_f64 */
 static double FN(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
-                                    size_t k, T scale, T *g) {
+                                    size_t k, T scale, T *g, T *scratch) {
+  (void)scratch;
   double total = 0.0;
   for (size_t i = 0; i < n; i++) {
     const double wi = w != NULL ? (double)w[i] : 1.0;

@@ -104,22 +104,14 @@ static inline void sum_chunk(VA *acc, const T *e, size_t len, bool excl, size_t 
    normalize pass reads them from there and streams the results out. Plain
    stores would first read every output line from memory (a third stream
    next to the input read and the output write); these do not. Used when the
-   output is at least smr_stream_min_bytes (src/kernels.h: the size of a
-   large last-level cache, since smaller outputs may still be read from
-   cache by the caller; the output of the whole public call when this is
-   one row task of it, smr_stream_call_bytes) and a row at most STREAM_MAX_ROW_BYTES; when the
-   layer has no streaming store or the scratch row cannot be allocated,
-   the plain path runs. */
-#define STREAM_MAX_ROW_BYTES ((size_t)512 << 10)
-
-static T *stream_scratch(size_t n, size_t k) {
+   caller passes a scratch of two rows (src/kernels.h: SMR_STREAM_SCRATCH;
+   the caller decides, src/api_kernels.c) and the layer has streaming
+   stores; otherwise the plain path runs. */
+static inline T *stream_scratch(T *scratch) {
 #if SIMD_HAVE_STREAM
-  const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
-  const size_t own = n * k * sizeof(T), call = smr_stream_call_bytes;
-  if (k * sizeof(T) > STREAM_MAX_ROW_BYTES || (own > call ? own : call) < min) return NULL;
-  return malloc(2 * k * sizeof(T)); /* two rows: see struct pend */
+  return scratch;
 #else
-  (void)n, (void)k;
+  (void)scratch;
   return NULL;
 #endif
 }
@@ -371,13 +363,13 @@ static void softmax_short(const T *z, T *p, size_t n, size_t k, T t, bool scaled
   }
 }
 
-static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled) {
+static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled, T *scr) {
   if (k <= SHORT_ROW) {
     softmax_short(z, p, n, k, t, scaled);
     return;
   }
   const V tv = v_set1(t);
-  T *scratch = stream_scratch(n, k);
+  T *scratch = stream_scratch(scr);
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
   struct pend *stream = scratch != NULL ? &pd : NULL;
   for (size_t i = 0; i < n; i++, z += k, p += k) {
@@ -393,15 +385,14 @@ static void softmax_rows(const T *z, T *p, size_t n, size_t k, T t, bool scaled)
     emit_row(stream, p, e, k, (T)(1.0 / (1.0 + rest)), NULL, (T)0);
   }
   pend_flush(&pd, k);
-  free(scratch);
 }
 
-static void simd_softmax(const T *z, T *p, size_t n, size_t k) {
-  softmax_rows(z, p, n, k, (T)1, false);
+static void simd_softmax(const T *z, T *p, size_t n, size_t k, T *scratch) {
+  softmax_rows(z, p, n, k, (T)1, false, scratch);
 }
 
-static void simd_softmax_temperature(const T *z, T *p, size_t n, size_t k, T t) {
-  softmax_rows(z, p, n, k, t, true);
+static void simd_softmax_temperature(const T *z, T *p, size_t n, size_t k, T t, T *scratch) {
+  softmax_rows(z, p, n, k, t, true, scratch);
 }
 
 /* The online normalizer: one read of z gives the row max and the sum of
@@ -642,10 +633,10 @@ static double ce_short(const T *z, const int32_t *labels, const T *w, size_t n, 
    g_label = (p_label - 1) * scale formed without cancellation. Loss only (g == NULL): one online read of the row
    (two for nearly one-hot rows, see below). */
 static double simd_ce_logits(const T *z, const int32_t *labels, const T *w, size_t n, size_t k,
-                             T scale, T *g) {
+                             T scale, T *g, T *scr) {
   if (k <= SHORT_ROW) return ce_short(z, labels, w, n, k, scale, g);
   const V tv = v_set1((T)1);
-  T *scratch = g != NULL ? stream_scratch(n, k) : NULL;
+  T *scratch = g != NULL ? stream_scratch(scr) : NULL;
   struct pend pd = {NULL, NULL, (T)0, NULL, (T)0};
   struct pend *stream = scratch != NULL ? &pd : NULL;
   double total = 0.0;
@@ -686,6 +677,5 @@ static double simd_ce_logits(const T *z, const int32_t *labels, const T *w, size
     total = add_weighted(total, wi, ((double)m - zl) + log1p(rest));
   }
   pend_flush(&pd, k);
-  free(scratch);
   return total;
 }

@@ -124,7 +124,7 @@ static void FN(ce_task)(void *arg, size_t t) {
   const size_t rows = FN(fit_min)(c->crows, j->rows - r0);
   T *z = j->Z + r0 * c->k;
   c->wce[t] = c->kt->ce_logits(z, j->y + r0, j->w != NULL ? j->w + r0 : NULL, rows, c->k,
-                               j->scale, j->grad ? z : NULL);
+                               j->scale, j->grad ? z : NULL, NULL);
   if (j->grad) c->kt->colsum(z, c->wdb + t * c->k, rows, c->k, false);
 }
 

@@ -11,9 +11,14 @@
 /* Calling the row kernels                                                   */
 /* ======================================================================== */
 
+/* test_rows_stream: softmax, softmax_temperature and ce_logits (with a
+   gradient) get a scratch of SMR_STREAM_SCRATCH(k) elements (the streaming
+   path), guarded like every other buffer. */
+static bool g_stream;
+
 /* t == NULL: the public function of smr.h (on the selected ISA). */
 static void call_rop(const struct smr_kernels *t, int dt, int op, const void *z, void *p, size_t n,
-                     size_t k, double temp) {
+                     size_t k, double temp, void *scratch) {
   if (t == NULL) {
     smr_status st;
     if (dt == F32)
@@ -32,16 +37,16 @@ static void call_rop(const struct smr_kernels *t, int dt, int op, const void *z,
   }
   if (dt == F32) {
     switch (op) {
-    case OP_SOFTMAX: t->f32.softmax(z, p, n, k); return;
+    case OP_SOFTMAX: t->f32.softmax(z, p, n, k, scratch); return;
     case OP_ONLINE: t->f32.softmax_online(z, p, n, k); return;
-    case OP_TEMP: t->f32.softmax_temperature(z, p, n, k, (float)temp); return;
+    case OP_TEMP: t->f32.softmax_temperature(z, p, n, k, (float)temp, scratch); return;
     default: t->f32.log_softmax(z, p, n, k); return;
     }
   }
   switch (op) {
-  case OP_SOFTMAX: t->f64.softmax(z, p, n, k); return;
+  case OP_SOFTMAX: t->f64.softmax(z, p, n, k, scratch); return;
   case OP_ONLINE: t->f64.softmax_online(z, p, n, k); return;
-  case OP_TEMP: t->f64.softmax_temperature(z, p, n, k, temp); return;
+  case OP_TEMP: t->f64.softmax_temperature(z, p, n, k, temp, scratch); return;
   default: t->f64.log_softmax(z, p, n, k); return;
   }
 }
@@ -71,7 +76,13 @@ void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z
     copy = xmalloc(len * esz);
     memcpy(copy, in, len * esz);
   }
-  call_rop(t, dt, op, in, o, n, k, temp);
+  gbuf bs = {0};
+  void *scratch = g_stream && t != NULL ? gb_alloc(&bs, esz, SMR_STREAM_SCRATCH(k), 0) : NULL;
+  call_rop(t, dt, op, in, o, n, k, temp, scratch);
+  if (scratch != NULL) {
+    gb_check(&bs, c, "scratch");
+    gb_free(&bs);
+  }
   gb_check(&bi, c, in_place ? "in-place" : "input");
   if (!in_place) {
     gb_check(&bo, c, "output");
@@ -89,9 +100,9 @@ void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z
 static const char *const GMODE_NAMES[] = {"ce_logits (g = NULL)", "ce_logits", "ce_logits (g = z)"};
 
 static double call_ce(const struct smr_kernels *t, int dt, const void *z, const int32_t *lab,
-                      size_t n, size_t k, double scale, void *g) {
-  if (dt == F32) return t->f32.ce_logits(z, lab, NULL, n, k, (float)scale, g);
-  return t->f64.ce_logits(z, lab, NULL, n, k, scale, g);
+                      size_t n, size_t k, double scale, void *g, void *scratch) {
+  if (dt == F32) return t->f32.ce_logits(z, lab, NULL, n, k, (float)scale, g, scratch);
+  return t->f64.ce_logits(z, lab, NULL, n, k, scale, g, scratch);
 }
 
 /* The fused CE of table t in gradient mode gm; the gradient (unless
@@ -108,7 +119,13 @@ double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const
   int32_t *lab = gb_alloc(&bl, sizeof(int32_t), n, (in_off + 1) % 4);
   memcpy(lab, labels, n * sizeof *lab);
   void *g = gm == G_OUT ? gb_alloc(&bg, esz, len, out_off) : gm == G_INPLACE ? zin : NULL;
-  const double loss = call_ce(t, dt, zin, lab, n, k, scale, g);
+  gbuf bs = {0};
+  void *scratch = g_stream && g != NULL ? gb_alloc(&bs, esz, SMR_STREAM_SCRATCH(k), 0) : NULL;
+  const double loss = call_ce(t, dt, zin, lab, n, k, scale, g, scratch);
+  if (scratch != NULL) {
+    gb_check(&bs, c, "scratch");
+    gb_free(&bs);
+  }
   gb_check(&bz, c, gm == G_INPLACE ? "z (= g)" : "z");
   gb_check(&bl, c, "labels");
   CHECK(memcmp(lab, labels, n * sizeof *lab) == 0, "%s %s isa=%s (%s): labels modified",
@@ -528,24 +545,22 @@ START_TEST(test_rows_pow2) {
 }
 END_TEST
 
-/* The streaming path of the SIMD kernels (non-temporal stores from a
-   scratch row, taken for outputs of at least smr_stream_min_bytes): the
-   threshold set to 0 so that it runs on every row of the sweep, with every
-   tail length to 49 and rows around powers of two, at the offsets, in place
-   and out of place; the head of each row before the first aligned vector
-   goes through plain stores. */
+/* The streaming path of the SIMD kernels (non-temporal stores from the
+   caller's scratch of two rows): a scratch passed to every call of the
+   sweep, with every tail length to 49 and rows around powers of two, at
+   the offsets, in place and out of place; the head of each row before the
+   first aligned vector goes through plain stores. The scratch is guarded. */
 START_TEST(test_rows_stream) {
   const int dt = _i;
   g_test = "rows_stream";
-  const size_t saved = atomic_load(&smr_stream_min_bytes);
-  atomic_store(&smr_stream_min_bytes, 0);
+  g_stream = true;
   sweeper sw = {tr_stream(4, dt), 0, 0, 0};
   sw.sched = tr_below(&sw.r, NUM_SCHED);
   for (size_t k = 1; k <= 49; k += g_quick ? 6 : 1) sweep_k(dt, k, &sw, 2, 1, 1u << 12);
   size_t ks[64];
   const size_t nk = pow2_list(dt, ks);
   for (size_t i = 0; i < nk; i += g_quick ? 3 : 1) sweep_k(dt, ks[i], &sw, 2, 1, 1u << 13);
-  atomic_store(&smr_stream_min_bytes, saved);
+  g_stream = false;
 }
 END_TEST
 
@@ -1010,8 +1025,8 @@ START_TEST(test_ce_weights) {
         for (size_t i = 0; i < len; i++) put(dt, zb, i, z[i]);
         for (size_t i = 0; i < n; i++) put(dt, wb, i, w[i]);
         void *g = inpl ? zb : gb;
-        const double loss = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, g)
-                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, g);
+        const double loss = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, g, NULL)
+                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, g, NULL);
         ck_assert_msg(fabsl(loss - ref_loss) <= 64 * eps * fabsl(ref_loss) + 1e-300,
                       "ce_weights %s isa=%d k=%zu in place %d: loss %.17g vs %.17Lg", dt_name(dt),
                       isa, k, inpl, loss, ref_loss);
@@ -1025,8 +1040,8 @@ START_TEST(test_ce_weights) {
         }
         if (!inpl) {
           /* loss only: the same weighted sum */
-          const double l2 = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, NULL)
-                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, NULL);
+          const double l2 = dt == F32 ? t->f32.ce_logits(zb, lab, wb, n, k, (float)scale, NULL, NULL)
+                                      : t->f64.ce_logits(zb, lab, wb, n, k, scale, NULL, NULL);
           ck_assert_msg(fabsl(l2 - ref_loss) <= 64 * eps * fabsl(ref_loss),
                         "ce_weights %s isa=%d k=%zu loss only %.17g vs %.17Lg", dt_name(dt), isa,
                         k, l2, ref_loss);
