@@ -22,8 +22,8 @@
  * tasks, so an smr_isa_select on another thread never mixes two ISAs in
  * one call (dispatch.c).
  *
- * Threads: a call of more than API_TASK_ELEMS elements is cut into row
- * tasks of about API_TASK_ELEMS elements (a function of k alone) run on
+ * Threads: a call of more than SMR_API_TASK_ELEMS elements is cut into row
+ * tasks of about SMR_API_TASK_ELEMS elements (a function of k alone) run on
  * smr's threads (threads.h; smr_set_num_threads). Rows are independent,
  * so the outputs are the same bit for bit on any thread count. The
  * cross-entropy's sum is cut the same way on one thread too and the
@@ -32,7 +32,7 @@
  *
  * Streaming: a softmax, temperature or gradient output of at least
  * smr_stream_min_bytes as a whole (internal.h; rows of at most
- * API_STREAM_MAX_ROW bytes) is written with non-temporal stores: each task
+ * SMR_API_STREAM_MAX_ROW bytes) is written with non-temporal stores: each task
  * allocates the kernel's scratch of two rows (SMR_STREAM_SCRATCH, kernels.h)
  * and passes it down, or runs the plain path when that allocation fails.
  * The choice is made for the whole call, not per task, and changes no bit.
@@ -40,15 +40,13 @@
 #include "internal.h"
 #include "kernels.h"
 #include "threads.h"
+#include "tuning.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 atomic_size_t smr_stream_min_bytes = SIZE_MAX; /* off: see internal.h */
-
-/* the scratch's two rows stay in L2 (512 KiB) up to this row size */
-#define API_STREAM_MAX_ROW ((size_t)512 << 10)
 
 /* Steps 1 to 4 for a row-wise call with data pointers a and b.
    SMR_OK with n = 0 means "nothing to do". */
@@ -76,23 +74,18 @@ static smr_status check_ce_logits(const void *z, const int32_t *labels, size_t n
   return check_labels(labels, n, k);
 }
 
-/* elements per row task: 1 MiB of f32 input (the input and output of a
-   task stay in L2 on the machines we measure) */
-#define API_TASK_ELEMS ((size_t)1 << 18)
-/* tasks per wave of the cross-entropy (their sums live on the stack) */
-#define API_WAVE 64
 
 enum api_op { API_SOFTMAX, API_ONLINE, API_TEMPERATURE, API_LOG_SOFTMAX, API_CE };
 
 /* Whether a call of n x k elements of es bytes streams its output. */
 static bool stream_output(size_t n, size_t k, size_t es) {
   const size_t min = atomic_load_explicit(&smr_stream_min_bytes, memory_order_relaxed);
-  return k * es <= API_STREAM_MAX_ROW && n * k * es >= min;
+  return k * es <= SMR_API_STREAM_MAX_ROW && n * k * es >= min;
 }
 
 /* rows per task for rows of k elements */
 static size_t task_rows(size_t k) {
-  const size_t r = API_TASK_ELEMS / k;
+  const size_t r = SMR_API_TASK_ELEMS / k;
   return r > 0 ? r : 1;
 }
 

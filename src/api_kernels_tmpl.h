@@ -73,12 +73,12 @@ static double FN(ce_run)(const T *z, const int32_t *labels, size_t n, size_t k, 
   const struct SMR_CAT(smr_kernels, SFX) *kt = &smr_kernels_active()->SFX;
   const size_t rows = task_rows(k), ntasks = (n + rows - 1) / rows;
   const double dn = (double)n;
-  double sums[API_WAVE], total = 0.0, scaled = 0.0;
+  double sums[SMR_API_WAVE], total = 0.0, scaled = 0.0;
   FN(rows_job)
   j = {kt, API_CE, z, grad, labels, n, k, rows, 0, (T)(1.0 / dn),
        grad != NULL && stream_output(n, k, sizeof(T)), sums};
-  for (; j.first < ntasks; j.first += API_WAVE) {
-    const size_t nt = ntasks - j.first < API_WAVE ? ntasks - j.first : API_WAVE;
+  for (; j.first < ntasks; j.first += SMR_API_WAVE) {
+    const size_t nt = ntasks - j.first < SMR_API_WAVE ? ntasks - j.first : SMR_API_WAVE;
     smr_parallel_for(nt, FN(rows_task), &j);
     for (size_t t = 0; t < nt; t++) {
       total += sums[t];

@@ -30,6 +30,7 @@
  */
 
 #include "threads.h" /* smr_parallel_for, smr_threads_count */
+#include "tuning.h"  /* SMR_PRODUCT_PAR_MIN */
 
 #include <math.h>
 #include <stdbool.h>

@@ -237,11 +237,6 @@ static void forward_rows(const T *X, const T *W, const T *b, T *Z, size_t n, siz
   }
 }
 
-/* Products below PAR_MIN multiply-adds (about 40 us on one core) stay on
-   the calling thread; above it linear_forward runs in row tasks and xt_g
-   in tasks over ranges of columns (d or k) on smr's threads. */
-#define PAR_MIN ((size_t)1 << 21)
-
 typedef struct {
   const T *X, *W, *b;
   T *Z;
@@ -261,7 +256,7 @@ static void fwd_task(void *arg, size_t t) {
    thread count. Two tasks per thread. */
 static void simd_linear_forward(const T *X, const T *W, const T *b, T *Z, size_t n, size_t d,
                                 size_t k) {
-  const size_t threads = n * d * k >= PAR_MIN ? smr_threads_count() : 1;
+  const size_t threads = n * d * k >= SMR_PRODUCT_PAR_MIN ? smr_threads_count() : 1;
   /* rows per task: whole register tiles (VW-row blocks transposed, else
      GEMM_MR rows), so only the last task has a tail */
 #if SIMD_HAVE_TRANSPOSE
@@ -420,7 +415,7 @@ static void xtg_narrow(const T *X, const T *G, T *dW, size_t n, size_t d, size_t
    wide one over ranges of k (whole panels). Each task takes every row i in
    order for its columns, so every element's chain of fused multiply-adds,
    and the result, is the single call's whatever the thread count (the
-   count only sets the width of the ranges). Products below PAR_MIN stay
+   count only sets the width of the ranges). Products below SMR_PRODUCT_PAR_MIN stay
    on the calling thread. */
 typedef struct {
   const T *X, *G;
@@ -451,7 +446,7 @@ static void simd_xt_g(const T *X, const T *G, T *dW, size_t n, size_t d, size_t 
       for (size_t i = 0; i < d * k; i++) dW[i] = (T)0;
     return;
   }
-  const size_t threads = n * d * k >= PAR_MIN ? smr_threads_count() : 1;
+  const size_t threads = n * d * k >= SMR_PRODUCT_PAR_MIN ? smr_threads_count() : 1;
   const size_t vecs = (d + VW - 1) / VW, per = (vecs + threads - 1) / threads;
   /* the wide orientation for k beyond the narrow path, and on one thread
      where it fills more lanes: its vectors per row of X, d ceil(k / VW),

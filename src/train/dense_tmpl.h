@@ -65,24 +65,24 @@ static FN(fit_ctx) FN(ctx_make)(const KTABLE *kt, const smr_model *m,
   c.dk = m->d * m->k;
   c.l2 = o->l2;
   const size_t cap_rows = o->workspace_bytes / (c.k * sizeof(T));
-  c.crows = (PAR_TASK_ELEMS + c.k - 1) / c.k;
-  /* a block of about BLOCK_BYTES stays in L2 (one thread) or L3 between
+  c.crows = (SMR_FIT_TASK_ELEMS + c.k - 1) / c.k;
+  /* a block of about SMR_FIT_BLOCK_BYTES stays in L2 (one thread) or L3 between
      the GEMM that writes it, the CE pass and the GEMM that reads it, and
-     its pages are touched once per fit; at least BLOCK_MIN_ROWS rows keep
+     its pages are touched once per fit; at least SMR_FIT_BLOCK_MIN_ROWS rows keep
      the dW update of each block (a pass over d x k) small next to its
      GEMM; whole CE tasks, so the loss and db do not depend on the block
      (nor does the rest with smr's own products: see ce_block) */
-  size_t rows = BLOCK_BYTES / (c.k * sizeof(T));
-  if (rows < BLOCK_MIN_ROWS) rows = BLOCK_MIN_ROWS;
+  size_t rows = SMR_FIT_BLOCK_BYTES / (c.k * sizeof(T));
+  if (rows < SMR_FIT_BLOCK_MIN_ROWS) rows = SMR_FIT_BLOCK_MIN_ROWS;
   rows = (rows + c.crows - 1) / c.crows * c.crows;
   /* the cap (at least one row) in whole CE tasks too, where it holds one */
   size_t cap = cap_rows > 0 ? cap_rows : 1;
   if (cap >= c.crows) cap = cap / c.crows * c.crows;
   c.zrows = FN(fit_min)(bs, FN(fit_min)(rows, cap));
   /* the wave only groups tasks into jobs (never changes a result): at
-     least two tasks per thread, at most PAR_WAVE_ELEMS column sums */
+     least two tasks per thread, at most SMR_FIT_WAVE_ELEMS column sums */
   const size_t threads = smr_threads_count();
-  c.wave = FN(fit_min)(PAR_WAVE_MAX, PAR_WAVE_ELEMS / c.k);
+  c.wave = FN(fit_min)(SMR_FIT_WAVE_MAX, SMR_FIT_WAVE_ELEMS / c.k);
   if (c.wave < 2 * threads) c.wave = 2 * threads;
   return c;
 }
