@@ -429,11 +429,8 @@ static bool take(size_t *pos, size_t need, size_t body) {
   return true;
 }
 
-/* The header's fields (the first HEADER_BYTES bytes) into L, and the least
-   and the most bytes a file with that header can hold (class names of 0 to
-   SMR_MAX_NAME_LEN bytes); the sizes saturate at UINT64_MAX. */
-static smr_status check_header(const unsigned char *p, model_layout *L, uint64_t *min_len,
-                               uint64_t *max_len, smr_error_detail *err) {
+/* The header's fields (the first HEADER_BYTES bytes) into L. */
+static smr_status check_header(const unsigned char *p, model_layout *L, smr_error_detail *err) {
   if (memcmp(p, MODEL_MAGIC, 8) != 0) return bad(err, "bad magic (not an smr model file)");
   uint32_t version = get_u32(p + 8);
   if (version != MODEL_VERSION)
@@ -455,20 +452,26 @@ static smr_status check_header(const unsigned char *p, model_layout *L, uint64_t
   L->dtype = dtype == 0 ? SMR_F32 : SMR_F64;
   L->es = dtype == 0 ? sizeof(float) : sizeof(double);
   L->learning_rate = get_f64(p + 40);
+  return SMR_OK;
+}
+
+/* The least and the most bytes a file with header L can hold (class names
+   of 0 to SMR_MAX_NAME_LEN bytes), saturated at UINT64_MAX: the file
+   reader's plausibility check before it reads the rest. */
+static void layout_bounds(const model_layout *L, uint64_t *min_len, uint64_t *max_len) {
   /* d < 2^64 and k < 2^31: in long double (64-bit mantissa on x86, 113 on
      AArch64) the bound is exact enough to compare; saturate above 2^63 */
-  const long double es = (long double)L->es;
-  long double lo = (long double)HEADER_BYTES + CRC_BYTES + ((long double)d * k + k) * es;
-  if (L->flags & FLAG_STANDARDIZATION) lo += 16.0L * (long double)d;
+  const long double d = (long double)L->d, k = (long double)L->k, es = (long double)L->es;
+  long double lo = (long double)HEADER_BYTES + CRC_BYTES + (d * k + k) * es;
+  if (L->flags & FLAG_STANDARDIZATION) lo += 16.0L * d;
   long double hi = lo;
   if (L->flags & FLAG_CLASS_NAMES) {
-    lo += 4.0L * (long double)k;
-    hi += (4.0L + SMR_MAX_NAME_LEN) * (long double)k;
+    lo += 4.0L * k;
+    hi += (4.0L + SMR_MAX_NAME_LEN) * k;
   }
   const long double cap = 9.2e18L;
   *min_len = lo >= cap ? UINT64_MAX : (uint64_t)lo;
   *max_len = hi >= cap ? UINT64_MAX : (uint64_t)hi;
-  return SMR_OK;
 }
 
 static smr_status check_layout(const unsigned char *p, size_t len, model_layout *L,
@@ -476,8 +479,7 @@ static smr_status check_layout(const unsigned char *p, size_t len, model_layout 
   if (len < HEADER_BYTES + CRC_BYTES)
     return bad(err, "truncated: %zu bytes, less than the %u-byte minimum", len,
                HEADER_BYTES + CRC_BYTES);
-  uint64_t min_len, max_len;
-  smr_status hs = check_header(p, L, &min_len, &max_len, err);
+  smr_status hs = check_header(p, L, err);
   if (hs != SMR_OK) return hs;
   const uint64_t d = L->d, k = L->k;
 
@@ -658,7 +660,8 @@ static smr_status read_model_file(const char *path, unsigned char **out, size_t 
     goto done;
   }
   memset(&L, 0, sizeof L);
-  st = check_header(head, &L, &min_len, &max_len, err);
+  st = check_header(head, &L, err);
+  if (st == SMR_OK) layout_bounds(&L, &min_len, &max_len);
   if (st == SMR_OK && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < min_len)
     st = bad(err, "truncated: %llu bytes, but its header needs at least %llu",
              (unsigned long long)sb.st_size, (unsigned long long)min_len);
