@@ -310,7 +310,10 @@ long double ce_loss_ref(const refmat *R, const int32_t *labels, const tolspec *t
 /* ------------------------------------------------------------------------ */
 
 enum rop { OP_SOFTMAX, OP_ONLINE, OP_TEMP, OP_LOGSM, NUM_ROPS };
-enum gmode { G_NONE, G_OUT, G_INPLACE }; /* the fused CE's gradient: none, apart, g == z */
+/* the fused CE's gradient: none, apart, g == z; G_OUT or G_INPLACE may be
+   or-ed with G_NOLOSS: the public entry is called with loss = NULL (a table
+   entry returns its loss anyway) */
+enum gmode { G_NONE, G_OUT, G_INPLACE, G_NOLOSS = 4 };
 
 /* Row op `op` of table t (t == NULL: the public function of smr.h, which
    must return SMR_OK) on the n x k matrix z into out (as doubles): input
@@ -319,9 +322,10 @@ enum gmode { G_NONE, G_OUT, G_INPLACE }; /* the fused CE's gradient: none, apart
 void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z, double *out,
              size_t n, size_t k, double temp, bool in_place, size_t in_off, size_t out_off,
              int32_t *am);
-/* The fused CE entry of table t (the sum of the rows' losses) with the
-   gradient scale `scale` in mode gm; the gradient (unless G_NONE) into grad
-   as doubles; guards, sentinels and the inputs checked. */
+/* The fused CE entry of table t (the sum of the rows' losses; t == NULL:
+   the mean from smr_cross_entropy_logits, NaN with G_NOLOSS, `scale` then
+   unused) with the gradient scale `scale` in mode gm; the gradient (unless
+   G_NONE) into grad as doubles; guards, sentinels and the inputs checked. */
 double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const int32_t *labels,
               size_t n, size_t k, double scale, int gm, double *grad, size_t in_off,
               size_t out_off);

@@ -99,10 +99,29 @@ void run_rop(const struct smr_kernels *t, const cctx *c, int op, const double *z
 
 static const char *const GMODE_NAMES[] = {"ce_logits (g = NULL)", "ce_logits", "ce_logits (g = z)"};
 
-static double call_ce(const struct smr_kernels *t, int dt, const void *z, const int32_t *lab,
-                      size_t n, size_t k, double scale, void *g, void *scratch) {
-  if (dt == F32) return t->f32.ce_logits(z, lab, NULL, n, k, (float)scale, g, scratch);
-  return t->f64.ce_logits(z, lab, NULL, n, k, scale, g, scratch);
+/* t == NULL: smr_cross_entropy_logits (on the selected ISA), which must
+   return SMR_OK; its mean loss into *loss (a guarded double) unless loss is
+   NULL. Otherwise t's entry, whose sum comes back in *loss. */
+static void call_ce(const struct smr_kernels *t, const cctx *c, const void *z, const int32_t *lab,
+                    size_t n, size_t k, double scale, void *g, void *scratch, double *loss) {
+  const int dt = c->dt;
+  if (t != NULL) {
+    *loss = dt == F32 ? t->f32.ce_logits(z, lab, NULL, n, k, (float)scale, g, scratch)
+                      : t->f64.ce_logits(z, lab, NULL, n, k, scale, g, scratch);
+    return;
+  }
+  gbuf bs;
+  double *lp = loss != NULL ? gb_alloc(&bs, sizeof(double), 1, 0) : NULL;
+  const smr_status st = dt == F32 ? smr_cross_entropy_logits_f32(z, lab, n, k, lp, g)
+                                  : smr_cross_entropy_logits_f64(z, lab, n, k, lp, g);
+  CHECK(st == SMR_OK, "%s %s isa=%s (%s): status %d", c->kernel, dt_name(dt), isa_label(c->isa),
+        c->where, (int)st);
+  if (lp != NULL) {
+    gb_check(&bs, c, "loss");
+    gb_written(&bs, c, "loss");
+    *loss = *lp;
+    gb_free(&bs);
+  }
 }
 
 /* The fused CE of table t in gradient mode gm; the gradient (unless
@@ -110,7 +129,7 @@ static double call_ce(const struct smr_kernels *t, int dt, const void *z, const 
 double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const int32_t *labels,
               size_t n, size_t k, double scale, int gm, double *grad, size_t in_off,
               size_t out_off) {
-  const int dt = c->dt;
+  const int dt = c->dt, mode = gm & ~G_NOLOSS;
   const size_t len = n * k, esz = dt_size(dt);
   gbuf bz, bl, bg = {0};
   void *zin = gb_from(&bz, dt, z, len, in_off);
@@ -118,28 +137,31 @@ double run_ce(const struct smr_kernels *t, const cctx *c, const double *z, const
   memcpy(copy, zin, len * esz);
   int32_t *lab = gb_alloc(&bl, sizeof(int32_t), n, (in_off + 1) % 4);
   memcpy(lab, labels, n * sizeof *lab);
-  void *g = gm == G_OUT ? gb_alloc(&bg, esz, len, out_off) : gm == G_INPLACE ? zin : NULL;
+  const bool apart = mode == G_OUT;
+  void *g = apart ? gb_alloc(&bg, esz, len, out_off) : mode == G_INPLACE ? zin : NULL;
   gbuf bs = {0};
-  void *scratch = g_stream && g != NULL ? gb_alloc(&bs, esz, SMR_STREAM_SCRATCH(k), 0) : NULL;
-  const double loss = call_ce(t, dt, zin, lab, n, k, scale, g, scratch);
+  void *scratch =
+      g_stream && t != NULL && g != NULL ? gb_alloc(&bs, esz, SMR_STREAM_SCRATCH(k), 0) : NULL;
+  double loss = NAN;
+  call_ce(t, c, zin, lab, n, k, scale, g, scratch, t == NULL && (gm & G_NOLOSS) ? NULL : &loss);
   if (scratch != NULL) {
     gb_check(&bs, c, "scratch");
     gb_free(&bs);
   }
-  gb_check(&bz, c, gm == G_INPLACE ? "z (= g)" : "z");
+  gb_check(&bz, c, mode == G_INPLACE ? "z (= g)" : "z");
   gb_check(&bl, c, "labels");
   CHECK(memcmp(lab, labels, n * sizeof *lab) == 0, "%s %s isa=%s (%s): labels modified",
         c->kernel, dt_name(dt), isa_label(c->isa), c->where);
-  if (gm != G_INPLACE)
+  if (mode != G_INPLACE)
     CHECK(memcmp(copy, zin, len * esz) == 0, "%s %s isa=%s (%s): z modified", c->kernel,
           dt_name(dt), isa_label(c->isa), c->where);
-  if (gm == G_OUT) {
+  if (apart) {
     gb_check(&bg, c, "gradient");
     gb_written(&bg, c, "gradient");
   }
-  if (gm != G_NONE)
+  if (mode != G_NONE)
     for (size_t i = 0; i < len; i++) grad[i] = get(dt, g, i);
-  if (gm == G_OUT) gb_free(&bg);
+  if (apart) gb_free(&bg);
   gb_free(&bl);
   gb_free(&bz);
   free(copy);
