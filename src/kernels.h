@@ -46,6 +46,12 @@
      only with g). */                                                         \
   double (*ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n, \
                       size_t k, T scale, T *g, T *scratch);                    \
+  /* The running log-sum-exp of class chunks (src/lse.h): for each of n rows \
+     of c logits (row i at z + i ldz, ldz >= c), forms the chunk's max and   \
+     sum of exponentials and merges them into (m[i], s[i]) by               \
+     smr_lse_merge. c >= 1. */                                                \
+  void (*lse_chunk)(const T *z, size_t n, size_t c, size_t ldz, double *m,     \
+                    double *s);                                                \
   /* The seed's CE from probabilities: returns                                \
      -sum_i sum_j y_ij * log(p_ij + 1e-15), skipping y_ij == 0 (not /n). */   \
   double (*ce_prob)(const T *p, const T *y, size_t n, size_t k);              \

@@ -29,6 +29,7 @@
  *     which applies the rules of smr.h exactly like src/scalar.
  */
 
+#include "lse.h"     /* smr_lse_merge */
 #include "threads.h" /* smr_parallel_for, smr_threads_count */
 #include "tuning.h"  /* SMR_PRODUCT_PAR_MIN */
 
@@ -57,6 +58,7 @@ void SIMD_INSTALL(struct SIMD_TABLE *t) {
   t->softmax_temperature = simd_softmax_temperature;
   t->log_softmax = simd_log_softmax;
   t->ce_logits = simd_ce_logits;
+  t->lse_chunk = simd_lse_chunk;
   t->argmax_rows = simd_argmax_rows;
   t->linear_forward = simd_linear_forward;
   t->xt_g = simd_xt_g;

@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 #include "kernels.h"
+#include "lse.h"
 
 #include <math.h>
 #include <stdbool.h>

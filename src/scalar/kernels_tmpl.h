@@ -327,6 +327,37 @@ static double FN(ce_logits_row)(const T *z, size_t label, size_t k, double scale
   return (m - zl) + log1p(rest);
 }
 
+/* The running log-sum-exp of class chunks (kernels.h, lse_chunk): the
+   chunk's max, its +inf count or NaN, and its sum of exp(z_j - max) in
+   double, merged by smr_lse_merge (src/lse.h). */
+/* scalar_lse_chunk_f32, scalar_lse_chunk_f64 */
+static void FN(scalar_lse_chunk)(const T *z, size_t n, size_t c, size_t ldz, double *m,
+                                 double *s) {
+  for (size_t i = 0; i < n; i++, z += ldz) {
+    double cm = -INFINITY, cs = 0.0;
+    size_t pinf = 0;
+    bool nan = false;
+    for (size_t j = 0; j < c; j++) {
+      const double v = (double)z[j];
+      if (isnan(v))
+        nan = true;
+      else if (v == INFINITY)
+        pinf++;
+      else if (v > cm)
+        cm = v;
+    }
+    if (nan) {
+      cs = NAN;
+    } else if (pinf > 0) {
+      cm = INFINITY;
+      cs = (double)pinf;
+    } else if (cm != -INFINITY) {
+      for (size_t j = 0; j < c; j++) cs += exp((double)z[j] - cm); /* -inf: exp gives 0 */
+    }
+    smr_lse_merge(&m[i], &s[i], cm, cs);
+  }
+}
+
 /* scalar_ce_logits_f32, scalar_ce_logits_f64 */
 static double FN(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
                                     size_t k, T scale, T *g, T *scratch) {
@@ -496,6 +527,7 @@ static void FN(install)(struct FN(smr_kernels) *t) {
   t->softmax_temperature = FN(scalar_softmax_temperature);
   t->log_softmax = FN(scalar_log_softmax);
   t->ce_logits = FN(scalar_ce_logits);
+  t->lse_chunk = FN(scalar_lse_chunk);
   t->ce_prob = FN(scalar_ce_prob);
   t->argmax_rows = FN(scalar_argmax_rows);
   t->linear_forward = FN(scalar_linear_forward);

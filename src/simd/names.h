@@ -59,6 +59,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f32_avx2
 #define simd_log_softmax simd_log_softmax_f32_avx2
 #define simd_ce_logits simd_ce_logits_f32_avx2
+#define simd_lse_chunk simd_lse_chunk_f32_avx2
 #define simd_argmax_rows simd_argmax_rows_f32_avx2
 #define simd_linear_forward simd_linear_forward_f32_avx2
 #define simd_xt_g simd_xt_g_f32_avx2
@@ -73,6 +74,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f64_avx2
 #define simd_log_softmax simd_log_softmax_f64_avx2
 #define simd_ce_logits simd_ce_logits_f64_avx2
+#define simd_lse_chunk simd_lse_chunk_f64_avx2
 #define simd_argmax_rows simd_argmax_rows_f64_avx2
 #define simd_linear_forward simd_linear_forward_f64_avx2
 #define simd_xt_g simd_xt_g_f64_avx2
@@ -87,6 +89,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f32_avx512
 #define simd_log_softmax simd_log_softmax_f32_avx512
 #define simd_ce_logits simd_ce_logits_f32_avx512
+#define simd_lse_chunk simd_lse_chunk_f32_avx512
 #define simd_argmax_rows simd_argmax_rows_f32_avx512
 #define simd_linear_forward simd_linear_forward_f32_avx512
 #define simd_xt_g simd_xt_g_f32_avx512
@@ -101,6 +104,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f64_avx512
 #define simd_log_softmax simd_log_softmax_f64_avx512
 #define simd_ce_logits simd_ce_logits_f64_avx512
+#define simd_lse_chunk simd_lse_chunk_f64_avx512
 #define simd_argmax_rows simd_argmax_rows_f64_avx512
 #define simd_linear_forward simd_linear_forward_f64_avx512
 #define simd_xt_g simd_xt_g_f64_avx512
@@ -115,6 +119,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f32_neon
 #define simd_log_softmax simd_log_softmax_f32_neon
 #define simd_ce_logits simd_ce_logits_f32_neon
+#define simd_lse_chunk simd_lse_chunk_f32_neon
 #define simd_argmax_rows simd_argmax_rows_f32_neon
 #define simd_linear_forward simd_linear_forward_f32_neon
 #define simd_xt_g simd_xt_g_f32_neon
@@ -129,6 +134,7 @@
 #define simd_softmax_temperature simd_softmax_temperature_f64_neon
 #define simd_log_softmax simd_log_softmax_f64_neon
 #define simd_ce_logits simd_ce_logits_f64_neon
+#define simd_lse_chunk simd_lse_chunk_f64_neon
 #define simd_argmax_rows simd_argmax_rows_f64_neon
 #define simd_linear_forward simd_linear_forward_f64_neon
 #define simd_xt_g simd_xt_g_f64_neon

@@ -430,6 +430,28 @@ static inline T online_row(const T *z, size_t k, double *sum) {
   return m;
 }
 
+/* The running log-sum-exp of class chunks (kernels.h, lse_chunk): each
+   row's chunk max and sum by the online pass, then smr_lse_merge. A chunk
+   holding +inf stops that pass: its +inf entries are counted (or a NaN
+   found) with a plain loop. */
+static void simd_lse_chunk(const T *z, size_t n, size_t c, size_t ldz, double *m, double *s) {
+  for (size_t i = 0; i < n; i++, z += ldz) {
+    double cs = 0.0;
+    const T cm = online_row(z, c, &cs);
+    if (cm == (T)INFINITY) {
+      cs = 0.0;
+      for (size_t j = 0; j < c; j++) {
+        if (isnan(z[j])) {
+          cs = NAN;
+          break;
+        }
+        if (z[j] == (T)INFINITY) cs += 1.0;
+      }
+    }
+    smr_lse_merge(&m[i], &s[i], (double)cm, cs);
+  }
+}
+
 /* The online kernel: the normalizer in one read, then p = exp(z - m) / sum
    in a second (two exps per element; the two-pass kernel takes one exp and
    one extra read, see docs/BENCHMARKS.md for which wins where). */

@@ -130,6 +130,11 @@
  *                 y from smr_softmax and smr_one_hot; row sums |sum g| <= r eps / n
  * finite diff     |(L(z + h) - L(z - h)) / 2h - g| <= a  (h = 2^-7 f32,
  *                 2^-14 f64: O(h^2) truncation and the rounding of L)
+ * lse_chunk       |m + log s - lse| <= a eps (1 + Dbar) + (b + r (k + chunks)) eps64
+ *                 + ulp64(lse): the exps in T (SIMD: a = 8, as the CE loss;
+ *                 scalar: exps in double of z_j - m rounded in T, a = 1), the
+ *                 sum of k terms and two roundings per merge in double, the
+ *                 log and the final sum
  *
  * Where the numbers come from:
  * - scalar: tests/test_kernels.c (docs/ACCURACY.md) bounds the scalar
@@ -224,6 +229,7 @@ const struct tolrow TOL[NUM_METRICS] = {
     [M_API_LOGCONS] = {"public log_sm=log(sm)", "eps*(1+|lp|)", {8, 0, 0}, {8, 0, 0}, {8, 0, 0}, {8, 0, 0}},
     [M_API_PY]     = {"grad=(p-y)/n",   "eps*|ref|",  {4, 2, 8},     {4, 2, 8},    {4, 2, 8},     {4, 2, 8}},
     [M_FDIFF]      = {"finite diff",    "1",          {2e-4, 0, 0},  {2e-4, 0, 0}, {1e-7, 0, 0},  {1e-7, 0, 0}},
+    [M_LSE]        = {"lse_chunk",      "eps64",      {1, 8, 1},     {8, 8, 1},    {1, 8, 1},     {8, 8, 1}},
 };
 
 
@@ -674,7 +680,7 @@ size_t len_list(int dt, size_t *out) {
   do {                                                                         \
     ENTRY_NN(tbl, softmax); ENTRY_NN(tbl, softmax_online);                     \
     ENTRY_NN(tbl, softmax_temperature); ENTRY_NN(tbl, log_softmax);            \
-    ENTRY_NN(tbl, ce_logits); ENTRY_NN(tbl, ce_prob);                          \
+    ENTRY_NN(tbl, ce_logits); ENTRY_NN(tbl, ce_prob); ENTRY_NN(tbl, lse_chunk); \
     ENTRY_NN(tbl, argmax_rows); ENTRY_NN(tbl, linear_forward);                 \
     ENTRY_NN(tbl, xt_g); ENTRY_NN(tbl, colsum); ENTRY_NN(tbl, axpy);           \
     ENTRY_NN(tbl, momentum_step); ENTRY_NN(tbl, adam_step);                    \
@@ -750,6 +756,7 @@ static Suite *checkasm_suite(void) {
   checkasm_vector_ops(s);
   checkasm_stats(s);
   checkasm_api(s);
+  checkasm_lse(s);
   return s;
 }
 
