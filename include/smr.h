@@ -225,6 +225,60 @@ SMR_API smr_status smr_cross_entropy_logits_f32(const float *z, const int32_t *l
 SMR_API smr_status smr_cross_entropy_logits_f64(const double *z, const int32_t *labels, size_t n, size_t k, double *loss, double *grad);
 
 /* ------------------------------------------------------------------------ */
+/* Vocabulary-scale: the fused linear cross-entropy                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum smr_reduction { SMR_REDUCE_MEAN = 0, SMR_REDUCE_SUM } smr_reduction;
+
+typedef struct smr_lce_options {
+  size_t class_chunk;     /* classes per chunk; 0 = chosen from the cache size */
+  int32_t ignore_index;   /* rows whose label equals it add nothing; default -100 */
+  double label_smoothing; /* in [0, 1): target = (1 - e) onehot + e / K; default 0 */
+  double z_loss;          /* >= 0: adds z_loss * lse^2 per row (PaLM's z-loss); default 0 */
+  smr_reduction reduction; /* mean over the counted rows (default) or sum */
+} smr_lce_options;
+
+/* The defaults above. */
+SMR_API smr_lce_options smr_lce_options_default(void);
+
+/* The cross-entropy of the logits z_i = X_i W + b (X: n x d, W: d x K
+   row-major, the model's layout; b: K, may be NULL for none) against
+   labels, without ever holding more than a row block x class_chunk of
+   logits: the classes are taken a chunk at a time and each row's
+   log-sum-exp is merged chunk by chunk (smr_lse_merge's rule), then the
+   backward pass recomputes each chunk's logits from it.
+     loss = reduction over the counted rows (label != ignore_index) of
+            lse_i - (1 - e) z_i[label_i] - (e / K) sum_j z_ij + z_loss lse_i^2
+   (e = label_smoothing); SMR_REDUCE_MEAN divides by the number of counted
+   rows; with none counted the loss is 0 and every gradient 0. dX (n x d),
+   dW (d x K) and db (K) receive the gradient of that loss (each may be
+   NULL: not computed; they are overwritten, not accumulated into); lse (n,
+   may be NULL) each row's log-sum-exp (also for ignored rows). Sums over
+   rows and classes run in the dtype (f32 in f32) in a fixed order: the
+   results are the same bits on any thread count; another class_chunk
+   changes them only within rounding.
+   Special values as for smr_cross_entropy_logits (the extended softmax of
+   smr.h): a row whose logits hold a NaN has a NaN loss and lse and a NaN
+   gradient row; +inf logits share the probability (lse = +inf; the row's
+   loss is log(count) when its label is one of them and nothing is
+   smoothed, else +inf); a row of -inf only is a NaN row.
+   Errors: X, W or labels NULL with n > 0, d = 0, K = 0, K > INT32_MAX, a
+   bad option (label_smoothing outside [0, 1), z_loss negative or not
+   finite, an unknown reduction) or loss NULL: SMR_EINVAL; a label outside
+   [0, K) that is not ignore_index: SMR_ERANGE; sizes beyond memory:
+   SMR_EOVERFLOW; SMR_ENOMEM. Nothing is written on error. n = 0 gives
+   loss 0 and zeroed dW and db. */
+SMR_API smr_status smr_linear_cross_entropy_f32(const float *X, size_t n, size_t d, const float *W,
+                                                const float *b, size_t K, const int32_t *labels,
+                                                const smr_lce_options *opt, double *loss,
+                                                float *dX, float *dW, float *db, float *lse);
+SMR_API smr_status smr_linear_cross_entropy_f64(const double *X, size_t n, size_t d,
+                                                const double *W, const double *b, size_t K,
+                                                const int32_t *labels, const smr_lce_options *opt,
+                                                double *loss, double *dX, double *dW, double *db,
+                                                double *lse);
+
+/* ------------------------------------------------------------------------ */
 /* Model                                                                     */
 /* ------------------------------------------------------------------------ */
 

@@ -48,4 +48,11 @@
 #define SMR_FIT_BLOCK_BYTES ((size_t)2 << 20)
 #define SMR_FIT_BLOCK_MIN_ROWS ((size_t)128)
 
+/* The fused linear cross-entropy (src/lce.c): a chunk of classes is about
+   SMR_LCE_W_CHUNK_BYTES of W (d x chunk, copied contiguous, kept hot while
+   every row block uses it; at least 16 classes), and a row block about
+   SMR_LCE_BLOCK_ELEMS logits or gradient rows of X's width. */
+#define SMR_LCE_W_CHUNK_BYTES ((size_t)256 << 10)
+#define SMR_LCE_BLOCK_ELEMS ((size_t)1 << 16)
+
 #endif /* SMR_TUNING_H */
