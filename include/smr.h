@@ -278,6 +278,22 @@ SMR_API smr_status smr_linear_cross_entropy_f64(const double *X, size_t n, size_
                                                 double *loss, double *dX, double *dW, double *db,
                                                 double *lse);
 
+/* The k_top largest logits of each row of X W + b (b may be NULL) and their
+   softmax probabilities, without n x K memory: classes (n x k_top) sorted
+   by logit descending, ties by the lower class first; probs (n x k_top,
+   may be NULL) the extended softmax of smr.h at those classes. A row whose
+   logits hold a NaN or no entry above -inf gets classes -1 and NaN
+   probabilities (as smr_predict). The cost is O(n K (d + k_top)) at worst
+   (a sorted insertion per class that enters a row's list). k_top = 0 or
+   k_top > K, d = 0, K = 0, K > INT32_MAX, W NULL, or X or classes NULL
+   with n > 0: SMR_EINVAL; SMR_EOVERFLOW, SMR_ENOMEM. */
+SMR_API smr_status smr_linear_topk_f32(const float *X, size_t n, size_t d, const float *W,
+                                       const float *b, size_t K, size_t k_top, int32_t *classes,
+                                       float *probs);
+SMR_API smr_status smr_linear_topk_f64(const double *X, size_t n, size_t d, const double *W,
+                                       const double *b, size_t K, size_t k_top, int32_t *classes,
+                                       double *probs);
+
 /* ------------------------------------------------------------------------ */
 /* Model                                                                     */
 /* ------------------------------------------------------------------------ */

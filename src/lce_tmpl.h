@@ -208,3 +208,91 @@ SMR_API smr_status FN(smr_linear_cross_entropy)(const T *X, size_t n, size_t d, 
   FN(lce_free)(&c);
   return SMR_OK;
 }
+
+/* Inserts (v, cls) into a row's top list (values descending, classes
+   ascending among equal values: a later class goes after an equal one). */
+/* topk_insert_f32, topk_insert_f64 */
+static void FN(topk_insert)(double *tv, int32_t *tc, size_t *cnt, size_t k_top, double v,
+                            int32_t cls) {
+  size_t pos;
+  if (*cnt < k_top)
+    pos = (*cnt)++;
+  else if (v > tv[k_top - 1])
+    pos = k_top - 1;
+  else
+    return;
+  while (pos > 0 && v > tv[pos - 1]) {
+    tv[pos] = tv[pos - 1];
+    tc[pos] = tc[pos - 1];
+    pos--;
+  }
+  tv[pos] = v;
+  tc[pos] = cls;
+}
+
+/* smr_linear_topk_f32, smr_linear_topk_f64 */
+SMR_API smr_status FN(smr_linear_topk)(const T *X, size_t n, size_t d, const T *W, const T *b,
+                                       size_t K, size_t k_top, int32_t *classes, T *probs) {
+  if (d == 0 || K == 0 || K > (size_t)INT32_MAX || k_top == 0 || k_top > K) return SMR_EINVAL;
+  if (W == NULL || (n > 0 && (X == NULL || classes == NULL))) return SMR_EINVAL;
+  if (!smr_array_ok(d, K, sizeof(T)) || !smr_array_ok(n, d, sizeof(T)) ||
+      !smr_array_ok(n, k_top, sizeof(double) + sizeof(int32_t)))
+    return SMR_EOVERFLOW;
+  if (n == 0) return SMR_OK;
+  FN(lce_ctx) c;
+  memset(&c, 0, sizeof c);
+  c.kt = &smr_kernels_active()->SFX;
+  c.X = X;
+  c.W = W;
+  c.b = b;
+  c.n = n;
+  c.d = d;
+  c.K = K;
+  lce_sizes(n, d, K, sizeof(T), 0, &c.C, &c.R);
+  smr_status st = FN(lce_alloc)(&c, false, false, false);
+  if (st != SMR_OK) return st;
+  double *tv = malloc(n * k_top * sizeof *tv);
+  int32_t *tc = malloc(n * k_top * sizeof *tc);
+  size_t *cnt = calloc(n, sizeof *cnt);
+  if (tv == NULL || tc == NULL || cnt == NULL) {
+    free(tv), free(tc), free(cnt);
+    FN(lce_free)(&c);
+    return SMR_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    c.m[i] = SMR_LSE_M0;
+    c.s[i] = SMR_LSE_S0;
+  }
+  for (size_t c0 = 0; c0 < K; c0 += c.C) {
+    const size_t cw = K - c0 < c.C ? K - c0 : c.C;
+    FN(lce_load_chunk)(&c, c0, cw);
+    for (size_t r0 = 0; r0 < n; r0 += c.R) {
+      const size_t rows = n - r0 < c.R ? n - r0 : c.R;
+      c.kt->linear_forward(X + r0 * d, c.Wc, c.bc, c.Z, rows, d, cw);
+      c.kt->lse_chunk(c.Z, rows, cw, cw, c.m + r0, c.s + r0);
+      for (size_t i = 0; i < rows; i++) {
+        const size_t r = r0 + i;
+        for (size_t q = 0; q < cw; q++) {
+          const double v = (double)c.Z[i * cw + q];
+          if (!isnan(v)) FN(topk_insert)(tv + r * k_top, tc + r * k_top, &cnt[r], k_top, v,
+                                         (int32_t)(c0 + q));
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    const double m = c.m[i], s = c.s[i], lse = smr_lse_value(m, s);
+    for (size_t t = 0; t < k_top; t++) {
+      const double v = tv[i * k_top + t];
+      /* a NaN row (a NaN, or -inf only): no class, NaN probabilities */
+      classes[i * k_top + t] = isnan(lse) ? -1 : tc[i * k_top + t];
+      if (probs != NULL)
+        probs[i * k_top + t] = (T)(isnan(lse)         ? NAN
+                                   : m == INFINITY ? (v == INFINITY ? 1.0 / s : 0.0)
+                                                   : exp(v - lse));
+    }
+  }
+  free(tv), free(tc), free(cnt);
+  FN(lce_free)(&c);
+  return SMR_OK;
+}

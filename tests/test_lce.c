@@ -10,7 +10,8 @@
  * 300}, d in {1, 3, 64}, with and without b. Also: ignored rows (and all
  * rows ignored), label smoothing, z-loss, the sum reduction, gradients
  * left NULL, central differences of the loss in f64, NaN and +inf in the
- * inputs, the argument checks, n = 0.
+ * inputs, the argument checks, n = 0. smr_linear_topk against a sort of
+ * the dense logits (ties included), k_top in {1, 5, K}.
  *
  * Tolerance: the reference is exact to far below the dtype; the result is
  * allowed 4x the first-order error of its computation in the dtype:
@@ -497,6 +498,116 @@ START_TEST(test_arguments) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* smr_linear_topk                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  long double v;
+  int32_t c;
+} vc;
+
+static int cmp_vc(const void *a, const void *b) {
+  const vc *p = a, *q = b;
+  if (p->v > q->v) return -1;
+  if (p->v < q->v) return 1;
+  return (p->c > q->c) - (p->c < q->c);
+}
+
+/* Against a sort of the dense logits in long double. X, W and b hold small
+   integers, so every logit is exact in the dtype whatever the order of its
+   sum (the kernel's chunking cannot move a tie), and ties are common. */
+static void topk_case(smr_dtype dt, size_t n, size_t d, size_t K, size_t k_top, bool with_b,
+                      int special) {
+  problem p;
+  problem_make(&p, n, d, K, with_b);
+  for (size_t i = 0; i < n * d; i++) p.X[i] = (double)((int)(urand() * 5) - 2);
+  for (size_t i = 0; i < d * K; i++) p.W[i] = (double)((int)(urand() * 7) - 3);
+  for (size_t j = 0; with_b && j < K; j++) p.b[j] = (double)(int)(urand() * 3);
+  if (special == 1) p.X[0] = NAN;                     /* row 0: a NaN row */
+  if (special == 2 && with_b) p.b[K / 2] = INFINITY;  /* every row: one +inf class */
+  problem_sync(&p, dt);
+  const double eps = dt == SMR_F32 ? FLT_EPSILON : DBL_EPSILON;
+  int32_t *cls = xmalloc(n * k_top * sizeof *cls);
+  void *pr = xmalloc(n * k_top * esize(dt));
+  vc *row = xmalloc(K * sizeof *row);
+  const smr_isa saved = smr_isa_active();
+  for (int isa = 0; isa < SMR_ISA_COUNT; isa++) {
+    if (smr_isa_select((smr_isa)isa) != SMR_OK) continue;
+    const smr_status st = dt == SMR_F32 ? smr_linear_topk_f32(p.Xt, n, d, p.Wt, p.bt, K, k_top, cls, pr)
+                                        : smr_linear_topk_f64(p.Xt, n, d, p.Wt, p.bt, K, k_top, cls, pr);
+    ck_assert_int_eq(st, SMR_OK);
+    for (size_t i = 0; i < n; i++) {
+      bool nan = false;
+      size_t pinf = 0;
+      long double m = -INFINITY;
+      for (size_t j = 0; j < K; j++) {
+        long double z = with_b ? p.b[j] : 0;
+        for (size_t k = 0; k < d; k++) z += (long double)p.X[i * d + k] * p.W[k * K + j];
+        row[j].v = z;
+        row[j].c = (int32_t)j;
+        if (isnan(z)) nan = true;
+        else if (z == INFINITY) pinf++;
+        else if (z > m) m = z;
+      }
+      const char *isan = smr_isa_name((smr_isa)isa);
+      if (nan || (pinf == 0 && m == -INFINITY)) {
+        for (size_t t = 0; t < k_top; t++)
+          if (cls[i * k_top + t] != -1 || !isnan(get_at(dt, pr, i * k_top + t)))
+            ck_abort_msg("isa=%s row %zu: a NaN row gives class %d", isan, i, cls[i * k_top + t]);
+        continue;
+      }
+      long double S = 0;
+      for (size_t j = 0; pinf == 0 && j < K; j++) S += expl(row[j].v - m);
+      const long double lse = m + logl(S);
+      qsort(row, K, sizeof *row, cmp_vc);
+      for (size_t t = 0; t < k_top; t++) {
+        const int32_t got = cls[i * k_top + t];
+        const double gp = get_at(dt, pr, i * k_top + t);
+        const long double want_p = pinf > 0 ? (row[t].v == INFINITY ? 1.0L / pinf : 0)
+                                            : expl(row[t].v - lse);
+        const long double tiny = dt == SMR_F32 ? FLT_TRUE_MIN : DBL_TRUE_MIN;
+        if (got != row[t].c ||
+            !(fabsl(gp - want_p) <= (16 * eps + (long double)K * DBL_EPSILON) * want_p + 2 * tiny))
+          ck_abort_msg("%s isa=%s n=%zu d=%zu K=%zu k_top=%zu row %zu rank %zu: class %d p %.9g, "
+                       "the sort gives class %d p %.9Lg",
+                       dt == SMR_F32 ? "f32" : "f64", isan, n, d, K, k_top, i, t, got, gp,
+                       row[t].c, want_p);
+      }
+    }
+  }
+  ck_assert_int_eq(smr_isa_select(saved), SMR_OK);
+  free(cls), free(pr), free(row);
+  problem_free(&p);
+}
+
+START_TEST(test_topk) {
+  const smr_dtype dt = DTS[_i];
+  g_rng = 555 + (uint64_t)_i;
+  static const size_t cases[][3] = {/* n, d, K */
+                                    {1, 1, 1}, {7, 3, 5}, {50, 1, 17}, {7, 3, 1000}, {5, 64, 3000}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const size_t n = cases[c][0], d = cases[c][1], K = cases[c][2];
+    const size_t ks[3] = {1, K < 5 ? K : 5, K};
+    for (size_t t = 0; t < 3; t++) {
+      if (g_quick && K == 3000 && ks[t] == K) continue;
+      topk_case(dt, n, d, K, ks[t], c % 2 == 0, 0);
+    }
+  }
+  topk_case(dt, 6, 3, 40, 5, true, 1); /* a NaN row */
+  topk_case(dt, 6, 3, 40, 5, true, 2); /* +inf logits */
+  int32_t cl[2];
+  float X[2] = {1, 2}, W[6] = {1, 2, 3, 4, 5, 6}, pr[2];
+  ck_assert_int_eq(smr_linear_topk_f32(X, 1, 2, W, NULL, 3, 0, cl, pr), SMR_EINVAL);
+  ck_assert_int_eq(smr_linear_topk_f32(X, 1, 2, W, NULL, 3, 4, cl, pr), SMR_EINVAL);
+  ck_assert_int_eq(smr_linear_topk_f32(X, 1, 0, W, NULL, 3, 1, cl, pr), SMR_EINVAL);
+  ck_assert_int_eq(smr_linear_topk_f32(NULL, 1, 2, W, NULL, 3, 1, cl, pr), SMR_EINVAL);
+  ck_assert_int_eq(smr_linear_topk_f32(X, 1, 2, W, NULL, 3, 2, cl, NULL), SMR_OK);
+  ck_assert(cl[0] == 2 && cl[1] == 1); /* logits 9, 12, 15 */
+  ck_assert_int_eq(smr_linear_topk_f32(NULL, 0, 2, W, NULL, 3, 1, NULL, NULL), SMR_OK);
+}
+END_TEST
+
 int main(void) {
   smr_test_isa_guard();
   const char *q = getenv("SMR_TEST_QUICK");
@@ -509,6 +620,7 @@ int main(void) {
   tcase_add_test(tc, test_finite_differences);
   tcase_add_loop_test(tc, test_special_values, 0, 2);
   tcase_add_test(tc, test_arguments);
+  tcase_add_loop_test(tc, test_topk, 0, 2);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
