@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "kernels.h"
 #include "lse.h"
+#include "threads.h"
 #include "tuning.h"
 
 #include <math.h>
@@ -106,6 +107,9 @@ static double row_loss(double m, double s, double zt, double zsum, size_t K, dou
   }
   return lam > 0.0 ? ce + lam * lse * lse : ce;
 }
+
+/* the phases of a block's row-parallel part (lce_tmpl.h, lce_rows) */
+enum { LCE_FWD, LCE_GRAD, LCE_ADD };
 
 #define FN(name) SMR_CAT(name, SFX)
 

@@ -71,43 +71,24 @@ static void FN(lce_load_chunk)(FN(lce_ctx) *c, size_t c0, size_t cw) {
   for (size_t q = 0; q < cw; q++) c->bc[q] = c->b != NULL ? c->b[c0 + q] : (T)0;
 }
 
-/* Forward: every row's (max, sum of exp), label logit and sum of logits. */
-/* lce_forward_f32, lce_forward_f64 */
-static void FN(lce_forward)(FN(lce_ctx) *c) {
-  for (size_t i = 0; i < c->n; i++) {
-    c->m[i] = SMR_LSE_M0;
-    c->s[i] = SMR_LSE_S0;
-    c->zt[i] = NAN; /* an ignored row's label is in no chunk */
-    c->zsum[i] = 0.0;
-  }
-  for (size_t c0 = 0; c0 < c->K; c0 += c->C) {
-    const size_t cw = c->K - c0 < c->C ? c->K - c0 : c->C;
-    FN(lce_load_chunk)(c, c0, cw);
-    for (size_t r0 = 0; r0 < c->n; r0 += c->R) {
-      const size_t rows = c->n - r0 < c->R ? c->n - r0 : c->R;
-      c->kt->linear_forward(c->X + r0 * c->d, c->Wc, c->bc, c->Z, rows, c->d, cw);
-      c->kt->lse_chunk(c->Z, rows, cw, cw, c->m + r0, c->s + r0);
-      for (size_t i = 0; i < rows; i++) {
-        const int32_t y = c->labels[r0 + i];
-        if (y != c->ignore && (size_t)y >= c0 && (size_t)y < c0 + cw)
-          c->zt[r0 + i] = (double)c->Z[i * cw + ((size_t)y - c0)];
-        if (c->e > 0.0) {
-          double t = 0.0;
-          for (size_t q = 0; q < cw; q++) t += (double)c->Z[i * cw + q];
-          c->zsum[r0 + i] += t;
-        }
-      }
-    }
-  }
-}
+/* The row-parallel part of a block (rows [r0, r0 + rows) of chunk
+   [c0, c0 + cw), its logits or gradient in Z): tasks of SMR_LCE_TASK_ELEMS
+   logits on smr's pool, each on its own rows (so the bits never depend on
+   the threads). */
+typedef struct {
+  const FN(lce_ctx) *c;
+  size_t r0, rows, c0, cw, trows;
+  int phase;
+  T *dXb; /* LCE_ADD: dX's rows of the block, += tmp */
+} FN(lce_job);
 
-/* Row block [r0, r0 + rows) of chunk [c0, c0 + cw): Z (the logits) becomes
-   G, the gradient of the loss with respect to them. */
-/* lce_grad_block_f32, lce_grad_block_f64 */
-static void FN(lce_grad_block)(const FN(lce_ctx) *c, size_t r0, size_t rows, size_t c0,
-                               size_t cw) {
+/* Rows i0 .. i0 + cnt of the block's Z become G, the gradient of the loss
+   with respect to the logits. */
+/* lce_grad_rows_f32, lce_grad_rows_f64 */
+static void FN(lce_grad_rows)(const FN(lce_ctx) *c, size_t r0, size_t i0, size_t cnt, size_t c0,
+                              size_t cw) {
   const double uni = c->e / (double)c->K, hit = 1.0 - c->e;
-  for (size_t i = 0; i < rows; i++) {
+  for (size_t i = i0; i < i0 + cnt; i++) {
     T *g = c->Z + i * cw;
     const size_t r = r0 + i;
     const double w = c->w[r], lse = c->lse[r], m = c->m[r], s = c->s[r];
@@ -128,6 +109,64 @@ static void FN(lce_grad_block)(const FN(lce_ctx) *c, size_t r0, size_t rows, siz
   }
 }
 
+/* lce_task_f32, lce_task_f64 */
+static void FN(lce_task)(void *arg, size_t task) {
+  const FN(lce_job) *j = arg;
+  const FN(lce_ctx) *c = j->c;
+  const size_t i0 = task * j->trows, cnt = j->rows - i0 < j->trows ? j->rows - i0 : j->trows;
+  const size_t cw = j->cw, r0 = j->r0;
+  if (j->phase == LCE_GRAD) {
+    FN(lce_grad_rows)(c, r0, i0, cnt, j->c0, cw);
+    return;
+  }
+  if (j->phase == LCE_ADD) {
+    const size_t d = c->d;
+    for (size_t t = i0 * d; t < (i0 + cnt) * d; t++) j->dXb[t] += c->tmp[t];
+    return;
+  }
+  c->kt->lse_chunk(c->Z + i0 * cw, cnt, cw, cw, c->m + r0 + i0, c->s + r0 + i0);
+  for (size_t i = i0; i < i0 + cnt; i++) {
+    const int32_t y = c->labels[r0 + i];
+    if (y != c->ignore && (size_t)y >= j->c0 && (size_t)y < j->c0 + cw)
+      c->zt[r0 + i] = (double)c->Z[i * cw + ((size_t)y - j->c0)];
+    if (c->e > 0.0) {
+      double t = 0.0;
+      for (size_t q = 0; q < cw; q++) t += (double)c->Z[i * cw + q];
+      c->zsum[r0 + i] += t;
+    }
+  }
+}
+
+/* lce_rows_f32, lce_rows_f64: one phase over the block's rows. */
+static void FN(lce_rows)(const FN(lce_ctx) *c, int phase, size_t r0, size_t rows, size_t c0,
+                         size_t cw, T *dXb) {
+  const size_t width = phase == LCE_ADD ? c->d : cw;
+  size_t trows = SMR_LCE_TASK_ELEMS / width;
+  if (trows < 1) trows = 1;
+  FN(lce_job) j = {c, r0, rows, c0, cw, trows, phase, dXb};
+  smr_parallel_for((rows + trows - 1) / trows, FN(lce_task), &j);
+}
+
+/* Forward: every row's (max, sum of exp), label logit and sum of logits. */
+/* lce_forward_f32, lce_forward_f64 */
+static void FN(lce_forward)(FN(lce_ctx) *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    c->m[i] = SMR_LSE_M0;
+    c->s[i] = SMR_LSE_S0;
+    c->zt[i] = NAN; /* an ignored row's label is in no chunk */
+    c->zsum[i] = 0.0;
+  }
+  for (size_t c0 = 0; c0 < c->K; c0 += c->C) {
+    const size_t cw = c->K - c0 < c->C ? c->K - c0 : c->C;
+    FN(lce_load_chunk)(c, c0, cw);
+    for (size_t r0 = 0; r0 < c->n; r0 += c->R) {
+      const size_t rows = c->n - r0 < c->R ? c->n - r0 : c->R;
+      c->kt->linear_forward(c->X + r0 * c->d, c->Wc, c->bc, c->Z, rows, c->d, cw);
+      FN(lce_rows)(c, LCE_FWD, r0, rows, c0, cw, NULL);
+    }
+  }
+}
+
 /* Backward: dX, dW, db (those not NULL), chunk by chunk. */
 /* lce_backward_f32, lce_backward_f64 */
 static void FN(lce_backward)(FN(lce_ctx) *c, T *dX, T *dW, T *db) {
@@ -138,7 +177,7 @@ static void FN(lce_backward)(FN(lce_ctx) *c, T *dX, T *dW, T *db) {
       const size_t rows = c->n - r0 < c->R ? c->n - r0 : c->R;
       const T *Xb = c->X + r0 * c->d;
       c->kt->linear_forward(Xb, c->Wc, c->bc, c->Z, rows, c->d, cw);
-      FN(lce_grad_block)(c, r0, rows, c0, cw);
+      FN(lce_rows)(c, LCE_GRAD, r0, rows, c0, cw, NULL);
       if (dW != NULL) c->kt->xt_g(Xb, c->Z, c->dWc, rows, c->d, cw, r0 > 0);
       if (db != NULL) c->kt->colsum(c->Z, c->dbc, rows, cw, r0 > 0);
       if (dX != NULL) {
@@ -147,7 +186,7 @@ static void FN(lce_backward)(FN(lce_ctx) *c, T *dX, T *dW, T *db) {
           c->kt->linear_forward(c->Z, c->WcT, c->zero_d, dXb, rows, cw, c->d);
         } else {
           c->kt->linear_forward(c->Z, c->WcT, c->zero_d, c->tmp, rows, cw, c->d);
-          for (size_t t = 0; t < rows * c->d; t++) dXb[t] += c->tmp[t];
+          FN(lce_rows)(c, LCE_ADD, r0, rows, c0, cw, dXb);
         }
       }
     }

@@ -51,8 +51,12 @@
 /* The fused linear cross-entropy (src/lce.c): a chunk of classes is about
    SMR_LCE_W_CHUNK_BYTES of W (d x chunk, copied contiguous, kept hot while
    every row block uses it; at least 16 classes), and a row block about
-   SMR_LCE_BLOCK_ELEMS logits or gradient rows of X's width. */
+   SMR_LCE_BLOCK_ELEMS logits or dX elements (16 MiB of f32: the products
+   over a block run threaded, as one call). */
 #define SMR_LCE_W_CHUNK_BYTES ((size_t)256 << 10)
-#define SMR_LCE_BLOCK_ELEMS ((size_t)1 << 16)
+#define SMR_LCE_BLOCK_ELEMS ((size_t)1 << 22)
+/* its row-parallel parts (the running log-sum-exp, the gradient of the
+   logits, dX's sums): tasks of about this many elements */
+#define SMR_LCE_TASK_ELEMS ((size_t)1 << 15)
 
 #endif /* SMR_TUNING_H */

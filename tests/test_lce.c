@@ -330,7 +330,8 @@ static void run_all(smr_dtype dt, const problem *p, const smr_lce_options *o, in
 
 static const size_t SHAPES[][3] = {/* K, n, d */
                                    {1, 5, 3},    {2, 1, 1},   {3, 300, 3}, {17, 5, 64},
-                                   {17, 300, 1}, {1000, 5, 3}, {1000, 1, 64}, {70001, 1, 3}};
+                                   {17, 300, 1}, {1000, 5, 3}, {1000, 1, 64}, {70001, 1, 3},
+                                   {4000, 40, 8} /* 160000 logits: several row tasks */};
 #define NUM_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 /* Every shape with class_chunk 1, 7, K, K + 5 and automatic, with and
