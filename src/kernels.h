@@ -52,6 +52,14 @@
      smr_lse_merge. c >= 1. */                                                \
   void (*lse_chunk)(const T *z, size_t n, size_t c, size_t ldz, double *m,     \
                     double *s);                                                \
+  /* The gradient of the fused linear cross-entropy (src/lce.c) with respect \
+     to a chunk of logits, in place: for each of n rows of c logits (row i   \
+     at z + i ldz; classes c0 .. c0 + c - 1), with p = e^(z_ij - lse_i),      \
+     z_ij <- (p (1 + 2 lam lse_i) - u - [c0 + j == labels_i] h) w_i, formed  \
+     in double for the label's entry. lse_i finite; w_i == 0 gives 0. */    \
+  void (*lce_grad)(T *z, size_t n, size_t c, size_t ldz, const double *lse,    \
+                   const double *w, const int32_t *labels, size_t c0,          \
+                   double lam, double h, double u);                            \
   /* The seed's CE from probabilities: returns                                \
      -sum_i sum_j y_ij * log(p_ij + 1e-15), skipping y_ij == 0 (not /n). */   \
   double (*ce_prob)(const T *p, const T *y, size_t n, size_t k);              \

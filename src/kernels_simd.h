@@ -59,6 +59,7 @@ void SIMD_INSTALL(struct SIMD_TABLE *t) {
   t->log_softmax = simd_log_softmax;
   t->ce_logits = simd_ce_logits;
   t->lse_chunk = simd_lse_chunk;
+  t->lce_grad = simd_lce_grad;
   t->argmax_rows = simd_argmax_rows;
   t->linear_forward = simd_linear_forward;
   t->xt_g = simd_xt_g;

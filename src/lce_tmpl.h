@@ -83,7 +83,8 @@ typedef struct {
 } FN(lce_job);
 
 /* Rows i0 .. i0 + cnt of the block's Z become G, the gradient of the loss
-   with respect to the logits. */
+   with respect to the logits, by the extended softmax's rules: for the rows
+   the table's lce_grad does not take (a +inf or NaN log-sum-exp). */
 /* lce_grad_rows_f32, lce_grad_rows_f64 */
 static void FN(lce_grad_rows)(const FN(lce_ctx) *c, size_t r0, size_t i0, size_t cnt, size_t c0,
                               size_t cw) {
@@ -116,7 +117,17 @@ static void FN(lce_task)(void *arg, size_t task) {
   const size_t i0 = task * j->trows, cnt = j->rows - i0 < j->trows ? j->rows - i0 : j->trows;
   const size_t cw = j->cw, r0 = j->r0;
   if (j->phase == LCE_GRAD) {
-    FN(lce_grad_rows)(c, r0, i0, cnt, j->c0, cw);
+    const double h = 1.0 - c->e, u = c->e / (double)c->K;
+    for (size_t a = i0; a < i0 + cnt;) {
+      /* a run of rows for the table's entry: a finite lse, or weight 0 */
+      size_t b = a;
+      while (b < i0 + cnt && (c->w[r0 + b] == 0.0 || isfinite(c->lse[r0 + b]))) b++;
+      if (b > a)
+        c->kt->lce_grad(c->Z + a * cw, b - a, cw, cw, c->lse + r0 + a, c->w + r0 + a,
+                        c->labels + r0 + a, j->c0, c->lam, h, u);
+      if (b < i0 + cnt) FN(lce_grad_rows)(c, r0, b++, 1, j->c0, cw);
+      a = b;
+    }
     return;
   }
   if (j->phase == LCE_ADD) {

@@ -358,6 +358,25 @@ static void FN(scalar_lse_chunk)(const T *z, size_t n, size_t c, size_t ldz, dou
   }
 }
 
+/* The fused linear cross-entropy's gradient for a chunk of logits
+   (kernels.h, lce_grad): each entry formed in double and rounded. */
+/* scalar_lce_grad_f32, scalar_lce_grad_f64 */
+static void FN(scalar_lce_grad)(T *z, size_t n, size_t c, size_t ldz, const double *lse,
+                                const double *w, const int32_t *labels, size_t c0, double lam,
+                                double h, double u) {
+  for (size_t i = 0; i < n; i++, z += ldz) {
+    const double f = lam > 0.0 ? 1.0 + 2.0 * lam * lse[i] : 1.0;
+    for (size_t j = 0; j < c; j++) {
+      if (w[i] == 0.0) {
+        z[j] = (T)0;
+        continue;
+      }
+      const double t = (labels[i] >= 0 && (size_t)labels[i] == c0 + j ? h : 0.0) + u;
+      z[j] = (T)((exp((double)z[j] - lse[i]) * f - t) * w[i]);
+    }
+  }
+}
+
 /* scalar_ce_logits_f32, scalar_ce_logits_f64 */
 static double FN(scalar_ce_logits)(const T *z, const int32_t *labels, const T *w, size_t n,
                                     size_t k, T scale, T *g, T *scratch) {
@@ -528,6 +547,7 @@ static void FN(install)(struct FN(smr_kernels) *t) {
   t->log_softmax = FN(scalar_log_softmax);
   t->ce_logits = FN(scalar_ce_logits);
   t->lse_chunk = FN(scalar_lse_chunk);
+  t->lce_grad = FN(scalar_lce_grad);
   t->ce_prob = FN(scalar_ce_prob);
   t->argmax_rows = FN(scalar_argmax_rows);
   t->linear_forward = FN(scalar_linear_forward);

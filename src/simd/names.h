@@ -60,6 +60,7 @@
 #define simd_log_softmax simd_log_softmax_f32_avx2
 #define simd_ce_logits simd_ce_logits_f32_avx2
 #define simd_lse_chunk simd_lse_chunk_f32_avx2
+#define simd_lce_grad simd_lce_grad_f32_avx2
 #define simd_argmax_rows simd_argmax_rows_f32_avx2
 #define simd_linear_forward simd_linear_forward_f32_avx2
 #define simd_xt_g simd_xt_g_f32_avx2
@@ -75,6 +76,7 @@
 #define simd_log_softmax simd_log_softmax_f64_avx2
 #define simd_ce_logits simd_ce_logits_f64_avx2
 #define simd_lse_chunk simd_lse_chunk_f64_avx2
+#define simd_lce_grad simd_lce_grad_f64_avx2
 #define simd_argmax_rows simd_argmax_rows_f64_avx2
 #define simd_linear_forward simd_linear_forward_f64_avx2
 #define simd_xt_g simd_xt_g_f64_avx2
@@ -90,6 +92,7 @@
 #define simd_log_softmax simd_log_softmax_f32_avx512
 #define simd_ce_logits simd_ce_logits_f32_avx512
 #define simd_lse_chunk simd_lse_chunk_f32_avx512
+#define simd_lce_grad simd_lce_grad_f32_avx512
 #define simd_argmax_rows simd_argmax_rows_f32_avx512
 #define simd_linear_forward simd_linear_forward_f32_avx512
 #define simd_xt_g simd_xt_g_f32_avx512
@@ -105,6 +108,7 @@
 #define simd_log_softmax simd_log_softmax_f64_avx512
 #define simd_ce_logits simd_ce_logits_f64_avx512
 #define simd_lse_chunk simd_lse_chunk_f64_avx512
+#define simd_lce_grad simd_lce_grad_f64_avx512
 #define simd_argmax_rows simd_argmax_rows_f64_avx512
 #define simd_linear_forward simd_linear_forward_f64_avx512
 #define simd_xt_g simd_xt_g_f64_avx512
@@ -120,6 +124,7 @@
 #define simd_log_softmax simd_log_softmax_f32_neon
 #define simd_ce_logits simd_ce_logits_f32_neon
 #define simd_lse_chunk simd_lse_chunk_f32_neon
+#define simd_lce_grad simd_lce_grad_f32_neon
 #define simd_argmax_rows simd_argmax_rows_f32_neon
 #define simd_linear_forward simd_linear_forward_f32_neon
 #define simd_xt_g simd_xt_g_f32_neon
@@ -135,6 +140,7 @@
 #define simd_log_softmax simd_log_softmax_f64_neon
 #define simd_ce_logits simd_ce_logits_f64_neon
 #define simd_lse_chunk simd_lse_chunk_f64_neon
+#define simd_lce_grad simd_lce_grad_f64_neon
 #define simd_argmax_rows simd_argmax_rows_f64_neon
 #define simd_linear_forward simd_linear_forward_f64_neon
 #define simd_xt_g simd_xt_g_f64_neon

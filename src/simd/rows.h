@@ -452,6 +452,39 @@ static void simd_lse_chunk(const T *z, size_t n, size_t c, size_t ldz, double *m
   }
 }
 
+/* The fused linear cross-entropy's gradient for a chunk of logits
+   (kernels.h, lce_grad): e^(z - lse) as e^(z - hi) e^(-lo) with hi = lse
+   rounded to T (so z - hi rounds like the softmax kernels' z - m) and the
+   rest folded with the z-loss factor and the weight into one scale per
+   row; the label's entry formed again in double (p - 1 would cancel). */
+static void simd_lce_grad(T *z, size_t n, size_t c, size_t ldz, const double *lse, const double *w,
+                          const int32_t *labels, size_t c0, double lam, double h, double u) {
+  for (size_t i = 0; i < n; i++, z += ldz) {
+    size_t j = 0;
+    if (w[i] == 0.0) {
+      for (; j + VW <= c; j += VW) v_store(z + j, v_set1((T)0));
+      if (j < c) v_store_part(z + j, c - j, v_set1((T)0));
+      continue;
+    }
+    const T hi = (T)lse[i];
+    const double lo = lse[i] - (double)hi, f = lam > 0.0 ? 1.0 + 2.0 * lam * lse[i] : 1.0;
+    const V hv = v_set1(hi), sv = v_set1((T)(exp(-lo) * f * w[i])), uv = v_set1((T)(u * w[i]));
+    const int32_t y = labels[i];
+    const bool has_y = y >= 0 && (size_t)y >= c0 && (size_t)y - c0 < c;
+    double gy = 0.0;
+    if (has_y) {
+      const double p = exp((double)z[(size_t)y - c0] - lse[i]);
+      gy = (p * f - u - h) * w[i];
+    }
+    for (; j + VW <= c; j += VW)
+      v_store(z + j, v_sub(v_mul(v_exp(v_sub(v_load(z + j), hv)), sv), uv));
+    if (j < c)
+      v_store_part(z + j, c - j,
+                   v_sub(v_mul(v_exp(v_sub(v_load_part(z + j, c - j, (T)0), hv)), sv), uv));
+    if (has_y) z[(size_t)y - c0] = (T)gy;
+  }
+}
+
 /* The online kernel: the normalizer in one read, then p = exp(z - m) / sum
    in a second (two exps per element; the two-pass kernel takes one exp and
    one extra read, see docs/BENCHMARKS.md for which wins where). */

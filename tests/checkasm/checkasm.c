@@ -135,6 +135,13 @@
  *                 scalar: exps in double of z_j - m rounded in T, a = 1), the
  *                 sum of k terms and two roundings per merge in double, the
  *                 log and the final sum
+ * lce_grad        (a ulp(p) + b |z_j - lse| eps p) |f w| + 2 eps64 (1 + |2 lam lse|) p w
+ *                 + r eps (|u w| + |g|) + 4 tiny: p = e^(z - lse)'s error (the
+ *                 exp; SIMD: of z - hi rounded in T, then the row's scale
+ *                 e^-lo f w rounded to T) scaled by f w, the rounding of
+ *                 f = 1 + 2 lam lse in double (it may cancel), the
+ *                 subtraction and the final rounding (the label's entry is
+ *                 formed in double), roundings of a subnormal result
  *
  * Where the numbers come from:
  * - scalar: tests/test_kernels.c (docs/ACCURACY.md) bounds the scalar
@@ -230,6 +237,7 @@ const struct tolrow TOL[NUM_METRICS] = {
     [M_API_PY]     = {"grad=(p-y)/n",   "eps*|ref|",  {4, 2, 8},     {4, 2, 8},    {4, 2, 8},     {4, 2, 8}},
     [M_FDIFF]      = {"finite diff",    "1",          {2e-4, 0, 0},  {2e-4, 0, 0}, {1e-7, 0, 0},  {1e-7, 0, 0}},
     [M_LSE]        = {"lse_chunk",      "eps64",      {1, 8, 1},     {8, 8, 1},    {1, 8, 1},     {8, 8, 1}},
+    [M_LCE_GRAD]   = {"lce_grad",       "eps*|ref|",  {2, 1, 2},     {8, 1, 2},    {2, 1, 2},     {8, 1, 2}},
 };
 
 
@@ -681,6 +689,7 @@ size_t len_list(int dt, size_t *out) {
     ENTRY_NN(tbl, softmax); ENTRY_NN(tbl, softmax_online);                     \
     ENTRY_NN(tbl, softmax_temperature); ENTRY_NN(tbl, log_softmax);            \
     ENTRY_NN(tbl, ce_logits); ENTRY_NN(tbl, ce_prob); ENTRY_NN(tbl, lse_chunk); \
+    ENTRY_NN(tbl, lce_grad);                                                   \
     ENTRY_NN(tbl, argmax_rows); ENTRY_NN(tbl, linear_forward);                 \
     ENTRY_NN(tbl, xt_g); ENTRY_NN(tbl, colsum); ENTRY_NN(tbl, axpy);           \
     ENTRY_NN(tbl, momentum_step); ENTRY_NN(tbl, adam_step);                    \

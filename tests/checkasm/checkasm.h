@@ -12,7 +12,8 @@
  *   products.c    linear_forward, xt_g, colsum (and CBLAS as one more table)
  *   vector_ops.c  axpy, sumsq, dot
  *   stats.c       col_mean_std, standardize
- *   lse.c         lse_chunk: the running log-sum-exp of class chunks
+ *   lse.c         lse_chunk and lce_grad: the fused linear cross-entropy's
+ *                 running log-sum-exp of class chunks and chunk gradient
  *   api.c         the public row kernels of smr.h on every ISA selected in
  *                 turn: the selected table's entry bit for bit (through the
  *                 row tasks, on one and two threads), the accuracy smr.h
@@ -72,7 +73,7 @@ enum metric {
   M_SUM1, M_GSUM0, M_LOGCONS, M_ONLINE2P, M_MONO, M_SHIFT, M_SHIFT_LOSS, M_LOSSONLY,
   /* the public entries (api.c) */
   M_API_ROW, M_API_LOSS, M_API_ONLINE2P, M_API_LOGCONS, M_API_PY, M_FDIFF,
-  M_LSE, NUM_METRICS
+  M_LSE, M_LCE_GRAD, NUM_METRICS
 };
 
 struct tolrow {
