@@ -15,7 +15,26 @@ typedef struct {
   T *Wc, *WcT, *bc, *Z, *tmp, *dWc, *dbc, *zero_d; /* chunk and block buffers */
   double *m, *s, *zt, *zsum;       /* per row: lse state, label logit, sum of logits */
   double *lse, *w;                 /* per row: log-sum-exp, gradient weight */
+  size_t k_top;                    /* > 0: the forward pass keeps each row's top k_top */
+  double *tv;                      /* n x k_top logits, descending */
+  int32_t *tc;                     /* n x k_top classes */
+  size_t *tcnt;                    /* per row: entries in its list */
 } FN(lce_ctx);
+
+/* lce_init_f32, lce_init_f64: the call's inputs, table and sizes. */
+static void FN(lce_init)(FN(lce_ctx) *c, const T *X, size_t n, size_t d, const T *W, const T *b,
+                         size_t K, const int32_t *labels, size_t class_chunk) {
+  memset(c, 0, sizeof *c);
+  c->kt = &smr_kernels_active()->SFX;
+  c->X = X;
+  c->W = W;
+  c->b = b;
+  c->labels = labels;
+  c->n = n;
+  c->d = d;
+  c->K = K;
+  lce_sizes(n, d, K, sizeof(T), class_chunk, &c->C, &c->R);
+}
 
 /* lce_free_f32, lce_free_f64 */
 static void FN(lce_free)(FN(lce_ctx) *c) {
@@ -61,11 +80,12 @@ static smr_status FN(lce_alloc)(FN(lce_ctx) *c, bool want_dx, bool want_dw, bool
 }
 
 /* The chunk of classes [c0, c0 + cw): W's columns into Wc (d x cw) and,
-   for dX, WcT (cw x d); b's into bc (0 without b). */
+   with `transpose` (the backward pass's dX), WcT (cw x d); b's into bc (0
+   without b). */
 /* lce_load_chunk_f32, lce_load_chunk_f64 */
-static void FN(lce_load_chunk)(FN(lce_ctx) *c, size_t c0, size_t cw) {
+static void FN(lce_load_chunk)(FN(lce_ctx) *c, size_t c0, size_t cw, bool transpose) {
   for (size_t j = 0; j < c->d; j++) memcpy(c->Wc + j * cw, c->W + j * c->K + c0, cw * sizeof(T));
-  if (c->WcT != NULL)
+  if (transpose && c->WcT != NULL)
     for (size_t q = 0; q < cw; q++)
       for (size_t j = 0; j < c->d; j++) c->WcT[q * c->d + j] = c->W[j * c->K + c0 + q];
   for (size_t q = 0; q < cw; q++) c->bc[q] = c->b != NULL ? c->b[c0 + q] : (T)0;
@@ -110,6 +130,27 @@ static void FN(lce_grad_rows)(const FN(lce_ctx) *c, size_t r0, size_t i0, size_t
   }
 }
 
+/* Inserts (v, cls) into a row's top list (values descending, classes
+   ascending among equal values: a later class goes after an equal one). */
+/* topk_insert_f32, topk_insert_f64 */
+static void FN(topk_insert)(double *tv, int32_t *tc, size_t *cnt, size_t k_top, double v,
+                            int32_t cls) {
+  size_t pos;
+  if (*cnt < k_top)
+    pos = (*cnt)++;
+  else if (v > tv[k_top - 1])
+    pos = k_top - 1;
+  else
+    return;
+  while (pos > 0 && v > tv[pos - 1]) {
+    tv[pos] = tv[pos - 1];
+    tc[pos] = tc[pos - 1];
+    pos--;
+  }
+  tv[pos] = v;
+  tc[pos] = cls;
+}
+
 /* lce_task_f32, lce_task_f64 */
 static void FN(lce_task)(void *arg, size_t task) {
   const FN(lce_job) *j = arg;
@@ -137,9 +178,18 @@ static void FN(lce_task)(void *arg, size_t task) {
   }
   c->kt->lse_chunk(c->Z + i0 * cw, cnt, cw, cw, c->m + r0 + i0, c->s + r0 + i0);
   for (size_t i = i0; i < i0 + cnt; i++) {
-    const int32_t y = c->labels[r0 + i];
+    const size_t r = r0 + i;
+    if (c->k_top > 0) /* smr_linear_topk: no labels */
+      for (size_t q = 0; q < cw; q++) {
+        const double v = (double)c->Z[i * cw + q];
+        if (!isnan(v))
+          FN(topk_insert)(c->tv + r * c->k_top, c->tc + r * c->k_top, &c->tcnt[r], c->k_top, v,
+                          (int32_t)(j->c0 + q));
+      }
+    if (c->labels == NULL) continue;
+    const int32_t y = c->labels[r];
     if (y != c->ignore && (size_t)y >= j->c0 && (size_t)y < j->c0 + cw)
-      c->zt[r0 + i] = (double)c->Z[i * cw + ((size_t)y - j->c0)];
+      c->zt[r] = (double)c->Z[i * cw + ((size_t)y - j->c0)];
     if (c->e > 0.0) {
       double t = 0.0;
       for (size_t q = 0; q < cw; q++) t += (double)c->Z[i * cw + q];
@@ -169,7 +219,7 @@ static void FN(lce_forward)(FN(lce_ctx) *c) {
   }
   for (size_t c0 = 0; c0 < c->K; c0 += c->C) {
     const size_t cw = c->K - c0 < c->C ? c->K - c0 : c->C;
-    FN(lce_load_chunk)(c, c0, cw);
+    FN(lce_load_chunk)(c, c0, cw, false);
     for (size_t r0 = 0; r0 < c->n; r0 += c->R) {
       const size_t rows = c->n - r0 < c->R ? c->n - r0 : c->R;
       c->kt->linear_forward(c->X + r0 * c->d, c->Wc, c->bc, c->Z, rows, c->d, cw);
@@ -183,7 +233,7 @@ static void FN(lce_forward)(FN(lce_ctx) *c) {
 static void FN(lce_backward)(FN(lce_ctx) *c, T *dX, T *dW, T *db) {
   for (size_t c0 = 0; c0 < c->K; c0 += c->C) {
     const size_t cw = c->K - c0 < c->C ? c->K - c0 : c->C;
-    FN(lce_load_chunk)(c, c0, cw);
+    FN(lce_load_chunk)(c, c0, cw, true);
     for (size_t r0 = 0; r0 < c->n; r0 += c->R) {
       const size_t rows = c->n - r0 < c->R ? c->n - r0 : c->R;
       const T *Xb = c->X + r0 * c->d;
@@ -224,19 +274,10 @@ SMR_API smr_status FN(smr_linear_cross_entropy)(const T *X, size_t n, size_t d, 
   smr_status st = check_call(X, n, d, W, K, labels, o, loss, sizeof(T), &count);
   if (st != SMR_OK) return st;
   FN(lce_ctx) c;
-  memset(&c, 0, sizeof c);
-  c.kt = &smr_kernels_active()->SFX;
-  c.X = X;
-  c.W = W;
-  c.b = b;
-  c.labels = labels;
-  c.n = n;
-  c.d = d;
-  c.K = K;
+  FN(lce_init)(&c, X, n, d, W, b, K, labels, o->class_chunk);
   c.e = o->label_smoothing;
   c.lam = o->z_loss;
   c.ignore = o->ignore_index;
-  lce_sizes(n, d, K, sizeof(T), o->class_chunk, &c.C, &c.R);
   const bool grad = dX != NULL || dW != NULL || db != NULL;
   st = FN(lce_alloc)(&c, dX != NULL, dW != NULL, db != NULL);
   if (st != SMR_OK) return st;
@@ -259,27 +300,6 @@ SMR_API smr_status FN(smr_linear_cross_entropy)(const T *X, size_t n, size_t d, 
   return SMR_OK;
 }
 
-/* Inserts (v, cls) into a row's top list (values descending, classes
-   ascending among equal values: a later class goes after an equal one). */
-/* topk_insert_f32, topk_insert_f64 */
-static void FN(topk_insert)(double *tv, int32_t *tc, size_t *cnt, size_t k_top, double v,
-                            int32_t cls) {
-  size_t pos;
-  if (*cnt < k_top)
-    pos = (*cnt)++;
-  else if (v > tv[k_top - 1])
-    pos = k_top - 1;
-  else
-    return;
-  while (pos > 0 && v > tv[pos - 1]) {
-    tv[pos] = tv[pos - 1];
-    tc[pos] = tc[pos - 1];
-    pos--;
-  }
-  tv[pos] = v;
-  tc[pos] = cls;
-}
-
 /* smr_linear_topk_f32, smr_linear_topk_f64 */
 SMR_API smr_status FN(smr_linear_topk)(const T *X, size_t n, size_t d, const T *W, const T *b,
                                        size_t K, size_t k_top, int32_t *classes, T *probs) {
@@ -290,46 +310,21 @@ SMR_API smr_status FN(smr_linear_topk)(const T *X, size_t n, size_t d, const T *
     return SMR_EOVERFLOW;
   if (n == 0) return SMR_OK;
   FN(lce_ctx) c;
-  memset(&c, 0, sizeof c);
-  c.kt = &smr_kernels_active()->SFX;
-  c.X = X;
-  c.W = W;
-  c.b = b;
-  c.n = n;
-  c.d = d;
-  c.K = K;
-  lce_sizes(n, d, K, sizeof(T), 0, &c.C, &c.R);
+  FN(lce_init)(&c, X, n, d, W, b, K, NULL, 0);
   smr_status st = FN(lce_alloc)(&c, false, false, false);
   if (st != SMR_OK) return st;
-  double *tv = malloc(n * k_top * sizeof *tv);
-  int32_t *tc = malloc(n * k_top * sizeof *tc);
-  size_t *cnt = calloc(n, sizeof *cnt);
-  if (tv == NULL || tc == NULL || cnt == NULL) {
-    free(tv), free(tc), free(cnt);
+  c.k_top = k_top;
+  c.tv = malloc(n * k_top * sizeof *c.tv);
+  c.tc = malloc(n * k_top * sizeof *c.tc);
+  c.tcnt = calloc(n, sizeof *c.tcnt);
+  if (c.tv == NULL || c.tc == NULL || c.tcnt == NULL) {
+    free(c.tv), free(c.tc), free(c.tcnt);
     FN(lce_free)(&c);
     return SMR_ENOMEM;
   }
-  for (size_t i = 0; i < n; i++) {
-    c.m[i] = SMR_LSE_M0;
-    c.s[i] = SMR_LSE_S0;
-  }
-  for (size_t c0 = 0; c0 < K; c0 += c.C) {
-    const size_t cw = K - c0 < c.C ? K - c0 : c.C;
-    FN(lce_load_chunk)(&c, c0, cw);
-    for (size_t r0 = 0; r0 < n; r0 += c.R) {
-      const size_t rows = n - r0 < c.R ? n - r0 : c.R;
-      c.kt->linear_forward(X + r0 * d, c.Wc, c.bc, c.Z, rows, d, cw);
-      c.kt->lse_chunk(c.Z, rows, cw, cw, c.m + r0, c.s + r0);
-      for (size_t i = 0; i < rows; i++) {
-        const size_t r = r0 + i;
-        for (size_t q = 0; q < cw; q++) {
-          const double v = (double)c.Z[i * cw + q];
-          if (!isnan(v)) FN(topk_insert)(tv + r * k_top, tc + r * k_top, &cnt[r], k_top, v,
-                                         (int32_t)(c0 + q));
-        }
-      }
-    }
-  }
+  FN(lce_forward)(&c); /* the lse states and the top lists */
+  const double *tv = c.tv;
+  const int32_t *tc = c.tc;
   for (size_t i = 0; i < n; i++) {
     const double m = c.m[i], s = c.s[i], lse = smr_lse_value(m, s);
     for (size_t t = 0; t < k_top; t++) {
@@ -342,7 +337,7 @@ SMR_API smr_status FN(smr_linear_topk)(const T *X, size_t n, size_t d, const T *
                                                    : exp(v - lse));
     }
   }
-  free(tv), free(tc), free(cnt);
+  free(c.tv), free(c.tc), free(c.tcnt);
   FN(lce_free)(&c);
   return SMR_OK;
 }
